@@ -1,0 +1,101 @@
+"""The result type and base class of adversarial attacks. ε is in pixel units on [0, 1] images."""
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+
+from app.explain.base import MethodParams, Progress
+from app.zoo import LoadedModel
+
+__all__ = ["Attack", "AttackParams", "AttackResult", "loss_gradient"]
+
+
+class AttackParams(MethodParams):
+    epsilon: float = Field(
+        8 / 255, ge=0.0, le=1.0, description="Largest change of any pixel (L∞), in [0, 1] units"
+    )
+
+
+@dataclass(frozen=True)
+class AttackResult:
+    method: str
+    model: str
+    input: np.ndarray  # (3, H, W) float32 in [0, 1]
+    adversarial: np.ndarray  # (3, H, W) float32 in [0, 1]
+    probs_before: np.ndarray
+    probs_after: np.ndarray
+    target: int | None  # the class aimed at, None for untargeted
+    params: dict[str, Any]
+    seconds: float
+    device: str
+
+    @property
+    def perturbation(self) -> np.ndarray:
+        difference: np.ndarray = self.adversarial - self.input
+        return difference
+
+    @property
+    def label_before(self) -> int:
+        return int(self.probs_before.argmax())
+
+    @property
+    def label_after(self) -> int:
+        return int(self.probs_after.argmax())
+
+    @property
+    def success(self) -> bool:
+        if self.target is None:
+            return self.label_after != self.label_before
+        return self.label_after == self.target
+
+    def npz_arrays(self) -> dict[str, Any]:
+        return {
+            "input": self.input,
+            "adversarial": self.adversarial,
+            "perturbation": self.perturbation,
+            "probs_before": self.probs_before,
+            "probs_after": self.probs_after,
+            "target": np.int64(-1 if self.target is None else self.target),
+            "method": np.str_(self.method),
+            "model": np.str_(self.model),
+            "params": np.str_(json.dumps(self.params, sort_keys=True)),
+            "seconds": np.float64(self.seconds),
+        }
+
+
+def loss_gradient(model: LoadedModel, pixels: torch.Tensor, label: int) -> torch.Tensor:
+    """∇ₓ cross-entropy(logits(x), label), same shape as pixels (N, 3, H, W)."""
+    inputs = pixels.detach().clone().requires_grad_(True)
+    labels = torch.full((inputs.shape[0],), label, device=inputs.device, dtype=torch.long)
+    loss = F.cross_entropy(model.module(inputs), labels, reduction="sum")
+    (grad,) = torch.autograd.grad(loss, inputs)
+    return grad
+
+
+class Attack(ABC):
+    name: ClassVar[str]
+    title: ClassVar[str]
+    reference: ClassVar[str]
+    Params: ClassVar[type[AttackParams]]
+    needs_target: ClassVar[bool] = False
+
+    @abstractmethod
+    def perturb(
+        self,
+        model: LoadedModel,
+        pixels: torch.Tensor,
+        label: int,
+        target: int | None,
+        params: Any,
+        progress: Progress,
+    ) -> torch.Tensor:
+        """(1, 3, H, W) adversarial pixels in [0, 1], within ε of `pixels` in L∞.
+
+        label: the clean prediction; target: the class to reach, or None to move away from label.
+        """

@@ -1,0 +1,52 @@
+"""attack(): validate, run one registered attack, and package the result."""
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from app.attacks.base import AttackResult
+from app.attacks.registry import ATTACKS
+from app.errors import BadTarget
+from app.explain.base import Progress, no_progress
+from app.explain.engine import check_input, check_target, parse_params
+from app.zoo import LoadedModel
+
+__all__ = ["attack"]
+
+
+def attack(
+    model: LoadedModel,
+    pixels: torch.Tensor,
+    method: str,
+    target: int | None = None,
+    params: Mapping[str, Any] | None = None,
+    progress: Progress = no_progress,
+) -> AttackResult:
+    """Perturb (3, H, W) pixels in [0, 1]; with `target`, towards that class."""
+    attacker = ATTACKS.get(method)
+    parsed = parse_params(attacker.Params, params, method)
+    batch = check_input(model, pixels)
+    probs_before = model.probabilities(batch)[0]
+    label = int(probs_before.argmax())
+    if target is not None:
+        check_target(model, target, probs_before)
+    elif attacker.needs_target:
+        raise BadTarget(f"the {method} attack needs a target class")
+    started = time.perf_counter()
+    adversarial = attacker.perturb(model, batch, label, target, parsed, progress).detach()
+    probs_after = model.probabilities(adversarial)[0]
+    seconds = time.perf_counter() - started
+    return AttackResult(
+        method=method,
+        model=model.name,
+        input=batch[0].cpu().numpy(),
+        adversarial=adversarial[0].cpu().numpy(),
+        probs_before=probs_before.float().cpu().numpy(),
+        probs_after=probs_after.float().cpu().numpy(),
+        target=target,
+        params=parsed.model_dump(mode="json"),
+        seconds=seconds,
+        device=str(model.device),
+    )

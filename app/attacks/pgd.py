@@ -1,0 +1,61 @@
+"""Projected gradient descent, L∞ (Madry et al., ICLR 2018).
+
+`steps` FGSM steps of `step_size` (default ε/4), each followed by projection onto the ε-ball
+around x and onto [0, 1]; optionally from a uniform random start in the ball.
+"""
+
+from typing import Any
+
+import torch
+from pydantic import Field
+
+from app.attacks.base import Attack, AttackParams, loss_gradient
+from app.attacks.registry import register_attack
+from app.explain.base import Progress
+from app.zoo import LoadedModel
+
+__all__ = ["Pgd"]
+
+
+class PgdParams(AttackParams):
+    steps: int = Field(10, ge=1, le=1000, description="Gradient steps")
+    step_size: float | None = Field(
+        None, gt=0.0, le=1.0, description="Step per iteration; empty = ε/4"
+    )
+    random_start: bool = Field(False, description="Start from a random point in the ε-ball")
+    seed: int = Field(0, ge=0, description="Seed of the random start")
+
+
+@register_attack
+class Pgd(Attack):
+    name = "pgd"
+    title = "PGD"
+    reference = "Madry et al., 2018"
+    Params = PgdParams
+
+    def perturb(
+        self,
+        model: LoadedModel,
+        pixels: torch.Tensor,
+        label: int,
+        target: int | None,
+        params: Any,
+        progress: Progress,
+    ) -> torch.Tensor:
+        epsilon = params.epsilon
+        step_size = params.step_size if params.step_size is not None else epsilon / 4
+        adversarial = pixels.clone()
+        if params.random_start:
+            generator = torch.Generator(device="cpu").manual_seed(params.seed)
+            start = torch.rand(pixels.shape, generator=generator).to(pixels.device)
+            adversarial = (pixels + (2 * start - 1) * epsilon).clamp(0.0, 1.0)
+        for step in range(params.steps):
+            if target is None:
+                move = step_size * loss_gradient(model, adversarial, label).sign()
+            else:
+                move = -step_size * loss_gradient(model, adversarial, target).sign()
+            adversarial = adversarial + move
+            adversarial = torch.min(torch.max(adversarial, pixels - epsilon), pixels + epsilon)
+            adversarial = adversarial.clamp(0.0, 1.0)
+            progress(step + 1, params.steps)
+        return adversarial

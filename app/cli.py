@@ -1,0 +1,242 @@
+"""`lantern models | methods | explain | attack | shapley`: the product, from the command line.
+
+Bad input ends with one line on stderr and exit code 2; never a traceback (unless --debug).
+"""
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.errors import BadParameter, LanternError
+
+__all__ = ["main"]
+
+_BAD_INPUT = 2
+_INTERNAL = 1
+
+
+def _parse_param(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from app.attacks import ATTACKS
+    from app.explain import METHODS
+
+    parser = argparse.ArgumentParser(
+        prog="lantern",
+        description="See what an image classifier looks at, and how it can be fooled.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("models", help="list the models and where their weights come from")
+    commands.add_parser("methods", help="list explanation methods and attacks with parameters")
+    commands.add_parser("shapley", help="exact Shapley values of the lecture's three-person game")
+
+    def add_common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("image", help="an image file, or sample:NAME (chelsea, coffee, ...)")
+        sub.add_argument("--model", help="model name (see `lantern models`)")
+        sub.add_argument("--weights", type=Path, help="your own weights for that architecture")
+        sub.add_argument("--labels", type=Path, help="class names, one per line")
+        sub.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: auto")
+        sub.add_argument("--target", help="class index or exact class name")
+        sub.add_argument(
+            "--param",
+            action="append",
+            type=_parse_param,
+            default=[],
+            metavar="KEY=VALUE",
+            help="a method parameter (repeatable; see `lantern methods`)",
+        )
+        sub.add_argument("--png", type=Path, help="write a picture of the result")
+
+    explain = commands.add_parser("explain", help="explain one class of the prediction")
+    add_common(explain)
+    explain.add_argument("--method", required=True, choices=METHODS.names())
+    explain.add_argument("--out", type=Path, help="write the result as .npz")
+
+    attack = commands.add_parser("attack", help="perturb the image to change the prediction")
+    add_common(attack)
+    attack.add_argument("--method", required=True, choices=ATTACKS.names())
+    attack.add_argument("--epsilon", type=float, required=True, help="L∞ budget in [0, 1] pixels")
+    attack.add_argument("--out", type=Path, required=True, help="write the result as .npz")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from pydantic import ValidationError
+
+    from app.settings import Settings, get_settings
+
+    try:
+        settings = get_settings()
+        if args.device:
+            settings = Settings(**{**settings.model_dump(), "device": args.device})
+    except ValidationError as error:
+        raise BadParameter("; ".join(issue["msg"] for issue in error.errors())) from None
+    return settings
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(model, (3, H, W) pixels as the model sees them)."""
+    from app.imaging import read_image, sample_image
+    from app.zoo import load_model
+
+    settings = _settings(args)
+    if args.image.startswith("sample:"):
+        image = sample_image(args.image.removeprefix("sample:"))
+    else:
+        image = read_image(Path(args.image), settings.max_image_bytes, settings.max_image_pixels)
+    model = load_model(
+        args.model or settings.default_model, settings, weights=args.weights, labels=args.labels
+    )
+    return model, model.preprocessing.model_view(image)
+
+
+def _target(model: Any, text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    matches = [index for index, label in enumerate(model.labels) if label.lower() == text.lower()]
+    if not matches:
+        raise BadParameter(f"no class named {text!r}; give a class index or an exact class name")
+    return matches[0]
+
+
+def _top(model: Any, probs: np.ndarray, count: int = 5) -> str:
+    order = np.argsort(probs)[::-1][:count]
+    return "\n".join(f"  {index:>5}  {probs[index]:6.3f}  {model.labels[index]}" for index in order)
+
+
+def _write(path: Path, write: Any) -> None:
+    try:
+        write(path)
+    except OSError as error:
+        raise BadParameter(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def _explain(args: argparse.Namespace) -> None:
+    from app.explain import explain
+    from app.imaging import render_overlay
+
+    model, pixels = _load(args)
+    result = explain(model, pixels, args.method, _target(model, args.target), dict(args.param))
+    print(f"{model.name} · {result.method} · {result.device} · {result.seconds:.2f} s")
+    print(
+        f"explaining class {result.target} ({result.target_label}), "
+        f"p = {result.probs[result.target]:.3f}; top 5:"
+    )
+    print(_top(model, result.probs))
+    print(f"parameters: {json.dumps(result.params)}")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
+    if args.out:
+        _write(args.out, lambda path: np.savez_compressed(path, **result.npz_arrays()))
+        print(f"wrote {args.out}")
+    if args.png:
+        picture = render_overlay(result.input, result.attribution, signed=result.signed)
+        _write(args.png, lambda path: picture.save(path, format="PNG"))
+        print(f"wrote {args.png}")
+
+
+def _attack(args: argparse.Namespace) -> None:
+    from PIL import Image
+
+    from app.attacks import attack
+
+    model, pixels = _load(args)
+    params = {**dict(args.param), "epsilon": args.epsilon}
+    result = attack(model, pixels, args.method, _target(model, args.target), params)
+    before, after = result.label_before, result.label_after
+    print(f"{model.name} · {result.method} · ε = {args.epsilon:g} · {result.seconds:.2f} s")
+    print(f"before: {before} {model.labels[before]} (p = {result.probs_before[before]:.3f})")
+    print(f"after:  {after} {model.labels[after]} (p = {result.probs_after[after]:.3f})")
+    print("succeeded" if result.success else "did not succeed")
+    _write(args.out, lambda path: np.savez_compressed(path, **result.npz_arrays()))
+    print(f"wrote {args.out}")
+    if args.png:
+        peak = float(np.abs(result.perturbation).max()) or 1.0
+        amplified = 0.5 + 0.5 * result.perturbation / peak
+        strip = np.concatenate([result.input, result.adversarial, amplified], axis=2)
+        array = (np.transpose(np.clip(strip, 0, 1), (1, 2, 0)) * 255 + 0.5).astype(np.uint8)
+        _write(args.png, lambda path: Image.fromarray(array).save(path, format="PNG"))
+        print(f"wrote {args.png} (original | adversarial | perturbation × {0.5 / peak:.1f})")
+
+
+def _models(args: argparse.Namespace) -> None:
+    from app.zoo import MODELS
+
+    settings = _settings(args)
+    for spec in MODELS:
+        print(f"{spec.name:32s} {spec.weights_source(settings)}")
+
+
+def _methods(args: argparse.Namespace) -> None:
+    from app.attacks import ATTACKS
+    from app.explain import METHODS
+
+    for kind, registry in (("explain", METHODS), ("attack", ATTACKS)):
+        for item in registry:
+            print(f"{kind} {item.name}: {item.title} ({item.reference})")
+            for name, field in item.Params.model_fields.items():
+                print(f"    {name} = {field.default!r}  {field.description or ''}")
+
+
+def _shapley(args: argparse.Namespace) -> None:
+    from app.explain.exact_shapley import LECTURE_GAME, LECTURE_PLAYERS, shapley_values
+
+    for coalition, worth in LECTURE_GAME.items():
+        members = " + ".join(player for player in LECTURE_PLAYERS if player in coalition)
+        print(f"  v({members}) = {worth:g}")
+    for player, value in shapley_values(LECTURE_PLAYERS, LECTURE_GAME).items():
+        print(f"{player}: {value:g}")
+
+
+_COMMANDS = {
+    "explain": _explain,
+    "attack": _attack,
+    "models": _models,
+    "methods": _methods,
+    "shapley": _shapley,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        _COMMANDS[args.command](args)
+    except LanternError as error:
+        if args.debug:
+            raise
+        print(f"lantern: error: {error}", file=sys.stderr)
+        return _BAD_INPUT
+    except KeyboardInterrupt:
+        print("lantern: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug, not bad input: one line, and --debug for the traceback
+        if args.debug:
+            raise
+        print(
+            f"lantern: internal error: {type(error).__name__}: {error} "
+            "(run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return _INTERNAL
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

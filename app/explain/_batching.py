@@ -1,0 +1,28 @@
+"""Forward passes over many perturbed images, in batches, reporting progress."""
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from app.explain.base import Progress
+
+__all__ = ["batched_scores"]
+
+
+def batched_scores(
+    module: nn.Module,
+    count: int,
+    make_batch: Callable[[int, int], torch.Tensor],
+    target: int,
+    batch_size: int,
+    progress: Progress,
+) -> torch.Tensor:
+    """logit[target] for images make_batch(start, stop), start..stop covering range(count)."""
+    scores = []
+    with torch.no_grad():
+        for start in range(0, count, batch_size):
+            stop = min(start + batch_size, count)
+            scores.append(module(make_batch(start, stop))[:, target].float())
+            progress(stop, count)
+    return torch.cat(scores)

@@ -1,0 +1,101 @@
+"""The result type and the base class every explanation method implements."""
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from app.zoo import LoadedModel
+
+__all__ = ["Attribution", "Explanation", "Method", "MethodParams", "Progress", "no_progress"]
+
+Progress = Callable[[int, int], None]
+"""progress(done, total): called from the method's own loop; may raise Cancelled to stop it."""
+
+
+def no_progress(done: int, total: int) -> None:
+    return None
+
+
+class MethodParams(BaseModel):
+    """A method's parameters: ranges, defaults and descriptions live on the fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class Attribution:
+    """What a method computes for one image.
+
+    map: (H, W), aligned with the model input, larger = more evidence for the target.
+    raw: the method's own output where it has one, e.g. (3, H, W) per-channel gradients.
+    """
+
+    map: torch.Tensor
+    raw: torch.Tensor | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One explanation of one class for one image by one method."""
+
+    method: str
+    model: str
+    target: int
+    target_label: str
+    attribution: np.ndarray  # (H, W) float32
+    raw: np.ndarray | None  # method-specific, e.g. (3, H, W)
+    input: np.ndarray  # (3, H, W) float32 in [0, 1]: the pixels the model saw
+    probs: np.ndarray  # (classes,) float32
+    params: dict[str, Any]
+    seconds: float
+    signed: bool  # True when negative values mean evidence against the target
+    device: str
+    warnings: tuple[str, ...] = ()
+
+    def npz_arrays(self) -> dict[str, Any]:
+        arrays: dict[str, Any] = {
+            "input": self.input,
+            "attribution": self.attribution,
+            "target": np.int64(self.target),
+            "probs": self.probs,
+            "method": np.str_(self.method),
+            "model": np.str_(self.model),
+            "params": np.str_(json.dumps(self.params, sort_keys=True)),
+            "seconds": np.float64(self.seconds),
+            "warnings": np.str_(json.dumps(list(self.warnings))),
+        }
+        if self.raw is not None:
+            arrays["raw"] = self.raw
+        return arrays
+
+
+class Method(ABC):
+    """One explanation method. Subclasses set the class variables and implement `attribute`."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    reference: ClassVar[str]
+    Params: ClassVar[type[MethodParams]]
+    signed: ClassVar[bool]
+
+    def supports(self, model: LoadedModel) -> str | None:
+        """None when the method can run on this model, else the reason it cannot."""
+        return None
+
+    @abstractmethod
+    def attribute(
+        self,
+        model: LoadedModel,
+        pixels: torch.Tensor,
+        target: int,
+        params: Any,
+        progress: Progress,
+    ) -> Attribution:
+        """pixels: (1, 3, H, W) in [0, 1] on the model's device; target: a class index."""

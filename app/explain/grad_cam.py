@@ -1,0 +1,68 @@
+"""Grad-CAM (Selvaraju et al., ICCV 2017).
+
+cam = ReLU(Σ_k w_k A_k), w_k = mean over space of d logit[target] / d A_k, at a layer that runs
+once per forward pass: the model's default, else the last spatial convolution, or `layer`.
+raw: (h, w) at the layer's resolution; map: (H, W) bilinear upsampling, >= 0.
+"""
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+
+from app.errors import BadParameter
+from app.explain._layers import capture_outputs, resolve_layer
+from app.explain.base import Attribution, Method, MethodParams, Progress
+from app.explain.registry import register_method
+from app.zoo import LoadedModel
+
+__all__ = ["GradCam", "grad_cam"]
+
+
+def grad_cam(
+    model: LoadedModel, pixels: torch.Tensor, target: int, layer: str | None
+) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """(coarse (h, w), upsampled (H, W), layer name)."""
+    name, module = resolve_layer(model, layer)
+    inputs = pixels.detach().clone().requires_grad_(True)
+    with capture_outputs(module) as outputs:
+        logits = model.module(inputs)
+    if len(outputs) != 1:
+        raise BadParameter(
+            f"layer {name!r} runs {len(outputs)} times per forward pass; Grad-CAM needs a layer "
+            f"that runs once (default for {model.name}: {model.spec.grad_cam_layer or 'auto'})"
+        )
+    activation = outputs[0]
+    if not isinstance(activation, torch.Tensor) or activation.ndim != 4:
+        raise BadParameter(f"layer {name!r} does not output a (N, C, H, W) feature map")
+    (grad,) = torch.autograd.grad(logits[0, target], activation)
+    weights = grad.mean(dim=(2, 3), keepdim=True)
+    coarse = F.relu((weights * activation).sum(dim=1, keepdim=True)).detach()
+    fine = F.interpolate(coarse, size=pixels.shape[-2:], mode="bilinear", align_corners=False)
+    return coarse[0, 0], fine[0, 0], name
+
+
+class GradCamParams(MethodParams):
+    layer: str | None = Field(
+        None,
+        max_length=200,
+        description="Layer inside the network (e.g. _conv_head); empty = the model's default",
+    )
+
+
+@register_method
+class GradCam(Method):
+    name = "grad_cam"
+    title = "Grad-CAM"
+    reference = "Selvaraju et al., 2017"
+    Params = GradCamParams
+    signed = False
+
+    def attribute(
+        self, model: LoadedModel, pixels: torch.Tensor, target: int, params: Any, progress: Progress
+    ) -> Attribution:
+        coarse, fine, name = grad_cam(model, pixels, target, params.layer)
+        progress(1, 1)
+        warnings = [] if coarse.max() > 0 else [f"Grad-CAM at {name!r} is zero everywhere"]
+        return Attribution(map=fine, raw=coarse, warnings=warnings)

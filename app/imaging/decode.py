@@ -1,0 +1,97 @@
+"""Turn untrusted bytes into an RGB image, or a clear error.
+
+Rules: the format is detected from the content, never the file name; only ALLOWED_FORMATS are
+decoded; the pixel count is checked from the header before any pixel is decoded; EXIF orientation
+is applied; multi-frame images use their first frame; transparency is composited on white;
+CMYK, palette, grayscale and 16-bit images are converted to 8-bit RGB.
+"""
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from app.errors import BadImage, ImageTooLarge, UnsupportedImage
+
+__all__ = ["ALLOWED_FORMATS", "decode_image", "read_image"]
+
+ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
+
+
+def read_image(path: Path, max_bytes: int, max_pixels: int) -> Image.Image:
+    """Read and decode an image file from disk under the same rules as an upload."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ImageTooLarge(
+                f"{path.name}: {size:,} bytes is over the limit of {max_bytes:,} bytes"
+            )
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise BadImage(f"{path} is a directory, not an image file") from None
+    except FileNotFoundError:
+        raise BadImage(f"{path}: no such file") from None
+    except PermissionError:
+        raise BadImage(f"{path}: permission denied") from None
+    return decode_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
+
+
+def decode_image(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
+    if len(data) > max_bytes:
+        raise ImageTooLarge(f"the file is {len(data):,} bytes; the limit is {max_bytes:,} bytes")
+    if not data:
+        raise BadImage("the file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            opened: Image.Image = Image.open(io.BytesIO(data), formats=None)
+    except UnidentifiedImageError:
+        raise UnsupportedImage(
+            "this is not an image Lantern can read; use " + ", ".join(ALLOWED_FORMATS)
+        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageTooLarge("the image claims more pixels than allowed") from None
+    except OSError as error:
+        raise BadImage(f"the image could not be read: {error}") from None
+    image = opened
+    if image.format not in ALLOWED_FORMATS:
+        raise UnsupportedImage(
+            f"{image.format} images are not accepted; use " + ", ".join(ALLOWED_FORMATS)
+        )
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageTooLarge(
+            f"the image is {width}×{height} = {width * height:,} pixels; "
+            f"the limit is {max_pixels:,} pixels"
+        )
+    if width < 1 or height < 1:
+        raise BadImage("the image has no pixels")
+    try:
+        image.seek(0)
+        image.load()
+        image = ImageOps.exif_transpose(image)
+        return _to_rgb(image)
+    except (OSError, SyntaxError, ValueError) as error:
+        raise BadImage(f"the image is truncated or corrupt: {error}") from None
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
+        gray = np.clip(array / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(gray, mode="L").convert("RGB")
+    if image.mode == "F":
+        array = np.asarray(image, dtype=np.float64)
+        span = max(float(array.max() - array.min()), 1e-12)
+        gray = ((array - array.min()) / span * 255.0 + 0.5).astype(np.uint8)
+        return Image.fromarray(gray, mode="L").convert("RGB")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")

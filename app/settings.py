@@ -1,0 +1,47 @@
+"""The one typed settings object: read once from the environment (LANTERN_*), then passed in."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LANTERN_", extra="forbid")
+
+    data_dir: Path = Field(Path("data"), description="Where uploads, jobs and results are stored.")
+    weights_dir: Path = Field(
+        Path("models"),
+        description="Local weight files for torchvision models: NAME.safetensors or NAME.pth.",
+    )
+    default_model: str = Field("efficientnet-lite0", description="Model used when none is named.")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto = CUDA when present, else CPU."
+    )
+    max_image_bytes: int = Field(20 * 1024 * 1024, gt=0, le=200 * 1024 * 1024)
+    max_image_pixels: int = Field(40_000_000, gt=0, le=200_000_000)
+    max_weights_bytes: int = Field(1024 * 1024 * 1024, gt=0)
+
+    @field_validator("device")
+    @classmethod
+    def _device_available(cls, value: str) -> str:
+        import torch
+
+        if value == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' was asked for but no CUDA device is available")
+        return value
+
+    def torch_device(self) -> str:
+        import torch
+
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return self.device
+
+
+def get_settings() -> Settings:
+    """Settings from the environment; call once at the edge (CLI, app factory) and pass on."""
+    return Settings()

@@ -1,0 +1,84 @@
+"""Model loading: one registry of specs, one safe way to load weights."""
+
+from pathlib import Path
+
+from app.errors import BadWeights, UnknownModel
+from app.registry import Registry
+from app.settings import Settings
+from app.zoo.efficientnet_lite import EFFICIENTNET_LITE0
+from app.zoo.labels import read_labels
+from app.zoo.spec import LoadedModel, ModelSpec, PixelClassifier
+from app.zoo.torchvision_models import torchvision_specs
+from app.zoo.weights import apply_state_dict, infer_num_classes, load_state_dict
+
+__all__ = [
+    "MODELS",
+    "LoadedModel",
+    "ModelSpec",
+    "PixelClassifier",
+    "get_spec",
+    "load_model",
+    "register_model",
+]
+
+MODELS: Registry[ModelSpec] = Registry("model", UnknownModel)
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    return MODELS.add(spec.name, spec)
+
+
+def get_spec(name: str) -> ModelSpec:
+    return MODELS.get(name)
+
+
+def load_model(
+    name: str,
+    settings: Settings,
+    weights: Path | None = None,
+    labels: Path | None = None,
+) -> LoadedModel:
+    """Build a registered model on the configured device.
+
+    With `weights`, a user's own state dict for the same architecture (safetensors or
+    weights-only torch files); its class count is read from the file.
+    """
+    spec = get_spec(name)
+    label_names = read_labels(labels) if labels is not None else None
+    if weights is None:
+        network = spec.build(settings)
+        source = spec.weights_source(settings)
+    else:
+        state = load_state_dict(weights, settings.max_weights_bytes)
+        num_classes = infer_num_classes(state)
+        if num_classes is None:
+            raise BadWeights(f"{weights.name}: cannot find the classifier's output size")
+        network = spec.architecture(num_classes)
+        apply_state_dict(network, state, weights.name)
+        source = str(weights)
+        if label_names is None:
+            default = spec.labels()
+            label_names = default if len(default) == num_classes else None
+        label_names = label_names or [f"class {index}" for index in range(num_classes)]
+    loaded = LoadedModel.from_network(
+        spec, network, device=settings.torch_device(), labels=label_names, weights=source
+    )
+    output_size = _output_size(loaded)
+    if output_size != loaded.num_classes:
+        raise BadWeights(
+            f"{name} gives {output_size} outputs but has {loaded.num_classes} class names"
+        )
+    return loaded
+
+
+def _output_size(model: LoadedModel) -> int:
+    import torch
+
+    size = model.input_size
+    probe = torch.zeros(1, 3, size, size, device=model.device)
+    return int(model.probabilities(probe).shape[-1])
+
+
+register_model(EFFICIENTNET_LITE0)
+for _spec in torchvision_specs():
+    register_model(_spec)

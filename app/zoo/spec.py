@@ -1,0 +1,99 @@
+"""What Lantern knows about a model (ModelSpec) and a model ready to use (LoadedModel)."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from app.imaging.preprocessing import Normalize, Preprocessing
+from app.settings import Settings
+
+__all__ = ["LoadedModel", "ModelSpec", "PixelClassifier"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model.
+
+    `build(settings)` returns the network with its default weights (offline, or a clear error);
+    `architecture(num_classes)` returns it untrained, for a user's own weights.
+    `grad_cam_layer` names a submodule of the network that runs once per forward pass.
+    """
+
+    name: str
+    description: str
+    build: Callable[[Settings], nn.Module]
+    architecture: Callable[[int], nn.Module]
+    preprocessing: Preprocessing
+    labels: Callable[[], list[str]]
+    grad_cam_layer: str | None = None
+    weights_source: Callable[[Settings], str] = field(default=lambda settings: "built in")
+
+
+class PixelClassifier(nn.Module):
+    """network(normalize(pixels)): takes (N, 3, H, W) pixels in [0, 1], returns logits."""
+
+    def __init__(self, network: nn.Module, preprocessing: Preprocessing) -> None:
+        super().__init__()
+        self.normalize = Normalize(preprocessing)
+        self.network = network
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        logits: torch.Tensor = self.network(self.normalize(pixels))
+        return logits
+
+
+@dataclass
+class LoadedModel:
+    spec: ModelSpec
+    module: PixelClassifier
+    labels: list[str]
+    device: torch.device
+    weights: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def network(self) -> nn.Module:
+        return self.module.network
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        return self.spec.preprocessing
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels)
+
+    @property
+    def input_size(self) -> int:
+        return self.spec.preprocessing.crop
+
+    @torch.no_grad()
+    def probabilities(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) pixels in [0, 1] -> (N, classes) softmax probabilities."""
+        return torch.softmax(self.module(pixels.to(self.device)), dim=-1)
+
+    @classmethod
+    def from_network(
+        cls,
+        spec: ModelSpec,
+        network: nn.Module,
+        device: str | torch.device = "cpu",
+        labels: list[str] | None = None,
+        weights: str | Path = "built in",
+    ) -> "LoadedModel":
+        module = PixelClassifier(network, spec.preprocessing).to(device).eval()
+        for parameter in module.parameters():
+            parameter.requires_grad_(False)
+        return cls(
+            spec=spec,
+            module=module,
+            labels=labels if labels is not None else spec.labels(),
+            device=torch.device(device),
+            weights=str(weights),
+        )
