@@ -79,8 +79,9 @@ def _settings(args: argparse.Namespace) -> Any:
 
     try:
         settings = get_settings()
-        if args.device:
-            settings = Settings(**{**settings.model_dump(), "device": args.device})
+        device = getattr(args, "device", None)
+        if device:
+            settings = Settings(**{**settings.model_dump(), "device": device})
     except ValidationError as error:
         raise BadParameter("; ".join(issue["msg"] for issue in error.errors())) from None
     return settings

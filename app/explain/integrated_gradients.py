@@ -35,7 +35,8 @@ def quadrature(steps: int, rule: Rule) -> tuple[np.ndarray, np.ndarray]:
 
 
 class IntegratedGradientsParams(MethodParams):
-    steps: int = Field(32, ge=2, le=1024, description="Points on the path from baseline to image")
+    # 64: on the default model the completeness gap on chelsea was 12 % at 32 steps, 1.4 % at 64.
+    steps: int = Field(64, ge=2, le=1024, description="Points on the path from baseline to image")
     baseline: Baseline = Field("black", description="Where the path starts")
     rule: Rule = Field("gausslegendre", description="Quadrature rule for the path integral")
     batch_size: int = Field(16, ge=1, le=1024, description="Path points per backward pass")

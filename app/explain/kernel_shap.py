@@ -25,12 +25,19 @@ _END_POINT_WEIGHT = 1e6
 
 
 def superpixels(pixels: torch.Tensor, count: int, compactness: float) -> torch.Tensor:
-    """(H, W) long tensor of SLIC labels 0..M-1 for (1, 3, H, W) pixels."""
+    """(H, W) long tensor of SLIC labels 0..M-1 for (1, 3, H, W) pixels; a regular grid of about
+    `count` cells when SLIC finds fewer than two regions (flat or noise-like images)."""
     from skimage.segmentation import slic
 
     image = pixels[0].permute(1, 2, 0).detach().cpu().double().numpy()
     labels = slic(image, n_segments=count, compactness=compactness, start_label=0, channel_axis=-1)
     _, dense = np.unique(labels, return_inverse=True)
+    if dense.max() < 1:
+        height, width = labels.shape
+        side = max(2, round(count**0.5))
+        rows = np.arange(height) * side // height
+        cols = np.arange(width) * side // width
+        dense = rows[:, None] * side + cols[None, :]
     return torch.from_numpy(dense.reshape(labels.shape)).to(pixels.device)
 
 

@@ -7,7 +7,6 @@ CMYK, palette, grayscale and 16-bit images are converted to 8-bit RGB.
 """
 
 import io
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -44,15 +43,15 @@ def decode_image(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
     if not data:
         raise BadImage("the file is empty")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            opened: Image.Image = Image.open(io.BytesIO(data), formats=None)
+        opened: Image.Image = Image.open(io.BytesIO(data), formats=None)
     except UnidentifiedImageError:
         raise UnsupportedImage(
             "this is not an image Lantern can read; use " + ", ".join(ALLOWED_FORMATS)
         ) from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageTooLarge("the image claims more pixels than allowed") from None
+    except Image.DecompressionBombError:
+        raise ImageTooLarge(
+            f"the image claims more pixels than the limit of {max_pixels:,} pixels"
+        ) from None
     except OSError as error:
         raise BadImage(f"the image could not be read: {error}") from None
     image = opened

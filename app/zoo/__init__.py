@@ -50,9 +50,8 @@ def load_model(
         source = spec.weights_source(settings)
     else:
         state = load_state_dict(weights, settings.max_weights_bytes)
-        num_classes = infer_num_classes(state)
-        if num_classes is None:
-            raise BadWeights(f"{weights.name}: cannot find the classifier's output size")
+        # Unknown classifier names: keep the default head and let the strict load say what differs.
+        num_classes = infer_num_classes(state, spec.architecture(1000)) or 1000
         network = spec.architecture(num_classes)
         apply_state_dict(network, state, weights.name)
         source = str(weights)

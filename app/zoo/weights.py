@@ -33,11 +33,13 @@ def load_state_dict(path: Path, max_bytes: int) -> dict[str, torch.Tensor]:
         )
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise BadWeights(
-            f"{path.name} was refused: it holds Python objects other than tensors, and Lantern "
-            "never unpickles code. Save model.state_dict() instead, or use safetensors."
-        ) from None
+    except pickle.UnpicklingError as error:
+        if "Unsupported global" in str(error):
+            raise BadWeights(
+                f"{path.name} was refused: it holds Python objects other than tensors, and "
+                "Lantern never unpickles code. Save model.state_dict() instead, or use safetensors."
+            ) from None
+        raise BadWeights(f"{path.name} is not a readable PyTorch weights file") from None
     except (RuntimeError, EOFError, OSError, ValueError) as error:
         raise BadWeights(f"{path.name} is not a readable PyTorch weights file: {error}") from None
     return _as_state_dict(loaded, path.name)
@@ -81,11 +83,13 @@ def _as_state_dict(loaded: object, name: str) -> dict[str, torch.Tensor]:
     return state
 
 
-def infer_num_classes(state: Mapping[str, torch.Tensor]) -> int | None:
-    """The classifier's output size: the length of the last 1-D tensor (its bias) in the dict."""
-    for value in reversed(list(state.values())):
-        if value.ndim == 1 and value.is_floating_point():
-            return int(value.shape[0])
+def infer_num_classes(state: Mapping[str, torch.Tensor], template: nn.Module) -> int | None:
+    """The classifier's output size in `state`: the length of the tensor under the name of the
+    template architecture's last 1-D parameter (its classifier bias). Files keep no key order
+    (safetensors sorts them), so the architecture's own order is used."""
+    for name, parameter in reversed(list(template.named_parameters())):
+        if parameter.ndim == 1 and name in state:
+            return int(state[name].shape[0])
     return None
 
 

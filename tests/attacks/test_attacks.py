@@ -1,0 +1,134 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from captum.robust import FGSM as CaptumFGSM
+from captum.robust import PGD as CaptumPGD
+from torch import nn
+
+from app.attacks import ATTACKS, attack
+from app.errors import BadParameter, BadTarget, UnknownAttack
+from tests.models import LinearNet, assert_unchanged, fingerprint, loaded
+
+
+def closed_form_fgsm(model, pixels, label, epsilon, targeted):
+    x = pixels[None].clone().requires_grad_(True)
+    loss = F.cross_entropy(model.module(x), torch.tensor([label]))
+    (grad,) = torch.autograd.grad(loss, x)
+    step = -epsilon * grad.sign() if targeted else epsilon * grad.sign()
+    return (x.detach() + step).clamp(0, 1)[0]
+
+
+def captum_attack(kind, model, pixels, label, targeted, **kwargs):
+    loss = nn.CrossEntropyLoss(reduction="none")
+    label = torch.tensor([label])  # Captum hands the target to the loss as given
+    # Captum leaves pixels with |gradient| <= 1e-6 unchanged (zero_thresh); the closed form
+    # clip(x + ε·sign(∇)) moves every pixel with a non-zero gradient, so switch that off.
+    if kind == "fgsm":
+        attacker = CaptumFGSM(model.module, loss_func=loss, lower_bound=0.0, upper_bound=1.0)
+        attacker.zero_thresh = 0.0
+        return attacker.perturb(pixels[None], target=label, targeted=targeted, **kwargs)[0]
+    attacker = CaptumPGD(model.module, loss_func=loss, lower_bound=0.0, upper_bound=1.0)
+    attacker.fgsm.zero_thresh = 0.0
+    return attacker.perturb(pixels[None], target=label, targeted=targeted, norm="Linf", **kwargs)[0]
+
+
+def test_registry() -> None:
+    assert ATTACKS.names() == ["fgsm", "pgd", "targeted"]
+    with pytest.raises(UnknownAttack):
+        ATTACKS.get("deepfool")
+
+
+@pytest.mark.parametrize("target", [None, 6])
+def test_fgsm_closed_form_and_captum(target, tiny, pixels) -> None:
+    label = int(tiny.probabilities(pixels[None]).argmax())
+    result = attack(tiny, pixels, "fgsm", target=target, params={"epsilon": 0.05})
+    aim = label if target is None else target
+    expected = closed_form_fgsm(tiny, pixels, aim, 0.05, targeted=target is not None)
+    np.testing.assert_allclose(result.adversarial, expected.numpy(), atol=1e-6)
+    reference = captum_attack("fgsm", tiny, pixels, aim, target is not None, epsilon=0.05)
+    np.testing.assert_allclose(result.adversarial, reference.detach().numpy(), atol=1e-6)
+    assert np.abs(result.perturbation).max() <= 0.05 + 1e-6
+    assert result.adversarial.min() >= 0 and result.adversarial.max() <= 1
+
+
+def test_fgsm_flips_the_default_model(default_model, chelsea) -> None:
+    epsilon = 8 / 255
+    result = attack(default_model, chelsea, "fgsm", params={"epsilon": epsilon})
+    expected = closed_form_fgsm(default_model, chelsea, 285, epsilon, targeted=False)
+    np.testing.assert_allclose(result.adversarial, expected.numpy(), atol=1e-6)
+    assert result.label_before == 285
+    assert result.label_after != 285 and result.success
+
+
+@pytest.mark.parametrize("target", [None, 2])
+def test_pgd_matches_captum(target, tiny, pixels) -> None:
+    label = int(tiny.probabilities(pixels[None]).argmax())
+    params = {"epsilon": 0.03, "steps": 7, "step_size": 0.01}
+    result = attack(tiny, pixels, "pgd", target=target, params=params)
+    aim = label if target is None else target
+    reference = captum_attack(
+        "pgd", tiny, pixels, aim, target is not None, radius=0.03, step_size=0.01, step_num=7
+    )
+    np.testing.assert_allclose(result.adversarial, reference.detach().numpy(), atol=1e-6)
+    assert np.abs(result.perturbation).max() <= 0.03 + 1e-6
+
+
+def test_pgd_random_start_is_seeded(tiny, pixels) -> None:
+    params = {"epsilon": 0.03, "steps": 2, "random_start": True, "seed": 4}
+    first = attack(tiny, pixels, "pgd", params=params)
+    second = attack(tiny, pixels, "pgd", params=params)
+    np.testing.assert_array_equal(first.adversarial, second.adversarial)
+
+
+def test_targeted_closed_form_on_linear_model(pixels) -> None:
+    """With λ = 0 the objective is logit[t] = w_t · x + b, linear in r: the optimum on the ε-box is
+    r = ε · sign(w_t), clipped to valid pixels."""
+    model = loaded(LinearNet())
+    result = attack(
+        model,
+        pixels,
+        "targeted",
+        target=4,
+        params={"epsilon": 0.05, "weight": 0.0, "steps": 40, "learning_rate": 0.01},
+    )
+    weights = model.network.fc.weight[4].view(3, 32, 32).detach()
+    expected = (pixels + 0.05 * weights.sign()).clamp(0, 1)
+    np.testing.assert_allclose(result.adversarial, expected.numpy(), atol=1e-5)
+
+
+def test_targeted_norm_price_shrinks_the_perturbation(pixels) -> None:
+    model = loaded(LinearNet())
+    free = attack(model, pixels, "targeted", target=4, params={"epsilon": 0.1, "weight": 0.0})
+    priced = attack(model, pixels, "targeted", target=4, params={"epsilon": 0.1, "weight": 50.0})
+    assert np.linalg.norm(priced.perturbation) < np.linalg.norm(free.perturbation)
+
+
+def test_targeted_reaches_the_class_on_default_model(default_model, chelsea) -> None:
+    result = attack(default_model, chelsea, "targeted", target=1, params={"epsilon": 8 / 255})
+    assert result.label_after == 1 and result.success  # goldfish
+    assert np.abs(result.perturbation).max() <= 8 / 255 + 1e-6
+
+
+@pytest.mark.parametrize("name", ["fgsm", "pgd", "targeted"])
+def test_model_unchanged(name, tiny, pixels) -> None:
+    before = fingerprint(tiny.module)
+    attack(tiny, pixels, name, target=1, params={"epsilon": 0.02})
+    assert_unchanged(before, fingerprint(tiny.module))
+
+
+def test_bad_requests(tiny, pixels) -> None:
+    with pytest.raises(BadTarget, match="needs a target"):
+        attack(tiny, pixels, "targeted")
+    with pytest.raises(BadTarget, match="out of range"):
+        attack(tiny, pixels, "fgsm", target=99)
+    with pytest.raises(BadParameter, match="epsilon"):
+        attack(tiny, pixels, "fgsm", params={"epsilon": -1})
+    with pytest.raises(UnknownAttack):
+        attack(tiny, pixels, "nope")
+
+
+def test_zero_epsilon_changes_nothing(tiny, pixels) -> None:
+    result = attack(tiny, pixels, "pgd", params={"epsilon": 0.0})
+    np.testing.assert_array_equal(result.adversarial, pixels.numpy())
+    assert not result.success

@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+import torch
+from captum.attr import Occlusion as CaptumOcclusion
+
+from app.explain import explain
+from app.explain.occlusion import window_positions
+
+
+@pytest.mark.parametrize(("window", "stride"), [(8, 4), (7, 3), (32, 32), (5, 5)])
+def test_matches_captum_on_tiny_model(window, stride, tiny, pixels) -> None:
+    ours = explain(
+        tiny,
+        pixels,
+        "occlusion",
+        target=3,
+        params={
+            "window": window,
+            "stride": stride,
+            "baseline": "black",
+            "batch_size": 7,
+        },
+    )
+    reference = CaptumOcclusion(tiny.module).attribute(
+        pixels[None],
+        sliding_window_shapes=(3, window, window),
+        strides=(3, stride, stride),
+        baselines=0.0,
+        target=3,
+        perturbations_per_eval=16,
+    )[0]
+    # Captum's window spans all channels, so its map is the same in each channel.
+    np.testing.assert_allclose(ours.attribution, reference[0].numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_matches_captum_on_default_model(default_model, chelsea) -> None:
+    params = {"window": 64, "stride": 48, "baseline": "mean"}
+    ours = explain(default_model, chelsea, "occlusion", target=285, params=params)
+    mean = torch.tensor(default_model.preprocessing.mean).view(1, 3, 1, 1)
+    reference = CaptumOcclusion(default_model.module).attribute(
+        chelsea[None],
+        sliding_window_shapes=(3, 64, 64),
+        strides=(3, 48, 48),
+        baselines=mean.expand(1, 3, 224, 224),
+        target=285,
+        perturbations_per_eval=16,
+    )[0, 0]
+    np.testing.assert_allclose(ours.attribution, reference.numpy(), rtol=1e-3, atol=1e-4)
+
+
+def test_closed_form_on_linear_model(pixels) -> None:
+    """Linear model, non-overlapping windows: each window's drop is its share of w·(x - b)."""
+    from tests.models import LinearNet, loaded
+
+    model = loaded(LinearNet())
+    result = explain(
+        model,
+        pixels,
+        "occlusion",
+        target=0,
+        params={
+            "window": 8,
+            "stride": 8,
+            "baseline": "black",
+        },
+    )
+    std = torch.tensor(model.preprocessing.std).view(3, 1, 1)
+    contribution = (model.network.fc.weight[0].view(3, 32, 32) / std * pixels).sum(0)
+    blocks = contribution.view(4, 8, 4, 8).sum(dim=(1, 3))
+    expected = blocks.repeat_interleave(8, 0).repeat_interleave(8, 1)
+    np.testing.assert_allclose(result.attribution, expected.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_window_positions_cover_the_border() -> None:
+    assert window_positions(224, 16, 8) == list(range(0, 209, 8))
+    assert window_positions(10, 4, 3) == [0, 3, 6]  # the last window ends at the border
+    assert window_positions(10, 4, 4) == [0, 4, 8]  # the last window is clipped to 2 pixels
+    assert window_positions(8, 8, 8) == [0]

@@ -1,0 +1,228 @@
+"""The CLI contract: `lantern models | explain | attack`, files it writes, and bad input."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.cli import main
+from app.explain import METHODS
+
+
+@pytest.fixture
+def cat_file(tmp_path):
+    from app.imaging import sample_image
+
+    path = tmp_path / "cat.jpg"
+    sample_image("chelsea").save(path, quality=95)
+    return path
+
+
+def test_models_lists_the_default(capsys) -> None:
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("efficientnet-lite0")
+    assert "torchvision/resnet50" in out
+
+
+def test_methods_lists_every_registered_method(capsys) -> None:
+    assert main(["methods"]) == 0
+    out = capsys.readouterr().out
+    for name in METHODS.names():
+        assert f"explain {name}:" in out
+    assert "attack fgsm:" in out and "window = 32" in out
+
+
+def test_shapley(capsys) -> None:
+    assert main(["shapley"]) == 0
+    assert "Alice: 180" in capsys.readouterr().out
+
+
+def test_explain_writes_npz_and_png(cat_file, tmp_path, capsys) -> None:
+    out, png = tmp_path / "result.npz", tmp_path / "result.png"
+    code = main(
+        [
+            "explain",
+            str(cat_file),
+            "--method",
+            "grad_cam",
+            "--target",
+            "281",
+            "--out",
+            str(out),
+            "--png",
+            str(png),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "class 281 (tabby)" in printed
+    data = np.load(out)
+    assert data["input"].shape == (3, 224, 224) and data["input"].dtype == np.float32
+    assert data["input"].min() >= 0.0 and data["input"].max() <= 1.0
+    assert data["attribution"].shape == (224, 224) and data["attribution"].dtype == np.float32
+    assert int(data["target"]) == 281
+    assert data["probs"].shape == (1000,) and data["probs"].dtype == np.float32
+    assert str(data["method"]) == "grad_cam"
+    assert json.loads(str(data["params"])) == {"layer": None}
+    assert data["raw"].shape == (7, 7)
+    assert Image.open(png).size == (224, 224)
+
+
+def test_explain_with_params_and_class_name(tmp_path, capsys) -> None:
+    out = tmp_path / "occlusion.npz"
+    code = main(
+        [
+            "explain",
+            "sample:chelsea",
+            "--method",
+            "occlusion",
+            "--target",
+            "Egyptian cat",
+            "--param",
+            "window=112",
+            "--param",
+            "stride=112",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    data = np.load(out)
+    assert int(data["target"]) == 285
+    assert json.loads(str(data["params"]))["window"] == 112
+    assert "raw" not in data.files
+
+
+def test_attack_writes_npz(tmp_path, capsys) -> None:
+    out, png = tmp_path / "adv.npz", tmp_path / "adv.png"
+    code = main(
+        [
+            "attack",
+            "sample:chelsea",
+            "--method",
+            "fgsm",
+            "--epsilon",
+            "0.03",
+            "--out",
+            str(out),
+            "--png",
+            str(png),
+        ]
+    )
+    assert code == 0
+    assert "succeeded" in capsys.readouterr().out
+    data = np.load(out)
+    for key in ("input", "adversarial", "perturbation", "probs_before", "probs_after", "params"):
+        assert key in data.files
+    np.testing.assert_allclose(data["adversarial"] - data["input"], data["perturbation"])
+    assert np.abs(data["perturbation"]).max() <= 0.03 + 1e-6
+    assert data["probs_before"].argmax() == 285 != data["probs_after"].argmax()
+    assert json.loads(str(data["params"]))["epsilon"] == 0.03
+    assert Image.open(png).size == (672, 224)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["explain", "{text}", "--method", "saliency"], "not an image"),
+        (["explain", "{missing}", "--method", "saliency"], "no such file"),
+        (["explain", "{folder}", "--method", "saliency"], "is a directory"),
+        (["explain", "sample:dog", "--method", "saliency"], "unknown sample"),
+        (["explain", "sample:chelsea", "--method", "saliency", "--model", "nope"], "unknown model"),
+        (["explain", "sample:chelsea", "--method", "saliency", "--target", "1000"], "out of range"),
+        (["explain", "sample:chelsea", "--method", "saliency", "--target", "no such"], "no class"),
+        (["explain", "sample:chelsea", "--method", "occlusion", "--param", "window=0"], "window"),
+        (["explain", "sample:chelsea", "--method", "saliency", "--param", "steps=3"], "steps"),
+        (["explain", "sample:chelsea", "--method", "saliency", "--out", "{nodir}"], "cannot write"),
+        (
+            [
+                "attack",
+                "sample:chelsea",
+                "--method",
+                "targeted",
+                "--epsilon",
+                "0.1",
+                "--out",
+                "{npz}",
+            ],
+            "needs a target",
+        ),
+        (
+            ["attack", "sample:chelsea", "--method", "fgsm", "--epsilon", "5", "--out", "{npz}"],
+            "epsilon",
+        ),
+        (
+            ["explain", "sample:chelsea", "--method", "saliency", "--weights", "{text}"],
+            "not a readable",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image")
+    paths = {
+        "text": text,
+        "missing": tmp_path / "missing.png",
+        "folder": tmp_path,
+        "nodir": tmp_path / "no" / "such" / "dir.npz",
+        "npz": tmp_path / "x.npz",
+    }
+    argv = [arg.format(**paths) for arg in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lantern: error: ") and message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["explain", "sample:chelsea", "--method", "nope"],
+        ["explain", "sample:chelsea", "--method", "saliency", "--param", "novalue"],
+        ["attack", "sample:chelsea", "--method", "fgsm", "--out", "x.npz"],
+    ],
+)
+def test_usage_errors_exit_2(argv, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_installed_entry_point_has_no_traceback(tmp_path) -> None:
+    """The console script, as a user runs it: real process, real exit code, stderr only."""
+    lantern = shutil.which("lantern") or str(
+        __import__("pathlib").Path(sys.executable).with_name("lantern")
+    )
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    run = subprocess.run(
+        [lantern, "explain", str(bad), "--method", "grad_cam"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr and run.stderr.startswith("lantern: error: ")
+    ok = subprocess.run(
+        [
+            lantern,
+            "explain",
+            "sample:coffee",
+            "--method",
+            "grad_cam",
+            "--out",
+            str(tmp_path / "coffee.npz"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "espresso" in ok.stdout
