@@ -1,7 +1,7 @@
 """A named registry: the only list of models, methods and attacks (after torchvision's
 register_model)."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from difflib import get_close_matches
 from typing import Generic, TypeVar
 
@@ -51,9 +51,3 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[T]:
         return iter(self._items.values())
-
-    def decorator(self, name: str) -> Callable[[T], T]:
-        def register(item: T) -> T:
-            return self.add(name, item)
-
-        return register

@@ -67,6 +67,12 @@ class LinearNet(nn.Module):
         return self.fc(x.flatten(1))
 
 
+def linear_gradient(model: LoadedModel, target: int) -> torch.Tensor:
+    """d logit[target] / d pixels of a LinearNet inside its PixelClassifier: W[target] / std."""
+    std = torch.tensor(model.preprocessing.std).view(3, 1, 1)
+    return (model.network.fc.weight[target].view(3, 32, 32) / std).detach()
+
+
 def tiny_spec(name: str = "tiny", grad_cam_layer: str | None = "head") -> ModelSpec:
     return ModelSpec(
         name=name,

@@ -3,7 +3,7 @@ import torch
 from captum.attr import GradientShap as CaptumGradientShap
 
 from app.explain import explain
-from tests.models import LinearNet, loaded
+from tests.models import LinearNet, linear_gradient, loaded
 
 
 def test_closed_form_on_linear_model(pixels) -> None:
@@ -17,9 +17,8 @@ def test_closed_form_on_linear_model(pixels) -> None:
         target=3,
         params={"samples": 5, "baselines": "black", "noise": 0.0},
     )
-    std = torch.tensor(model.preprocessing.std).view(3, 1, 1)
-    expected = model.network.fc.weight[3].view(3, 32, 32) / std * pixels
-    np.testing.assert_allclose(result.raw, expected.detach().numpy(), rtol=1e-5, atol=1e-7)
+    expected = linear_gradient(model, 3) * pixels
+    np.testing.assert_allclose(result.raw, expected.numpy(), rtol=1e-5, atol=1e-7)
     reference = CaptumGradientShap(model.module).attribute(
         pixels[None], baselines=torch.zeros(1, 3, 32, 32), target=3, n_samples=5
     )[0]
@@ -35,8 +34,7 @@ def test_two_baselines_average_on_linear_model(pixels) -> None:
         target=3,
         params={"samples": 400, "baselines": "black,white"},
     )
-    std = torch.tensor(model.preprocessing.std).view(3, 1, 1)
-    weights = (model.network.fc.weight[3].view(3, 32, 32) / std).detach()
+    weights = linear_gradient(model, 3)
     expected = weights * (pixels - 0.5)  # the mean of x - 0 and x - 1
     error = np.abs(result.raw - expected.numpy()).max() / np.abs(weights.numpy()).max()
     assert error < 0.1  # 400 draws of a fair coin: |share - 1/2| < 0.1 at > 5 sigma

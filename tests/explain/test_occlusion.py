@@ -50,7 +50,7 @@ def test_matches_captum_on_default_model(default_model, chelsea) -> None:
 
 def test_closed_form_on_linear_model(pixels) -> None:
     """Linear model, non-overlapping windows: each window's drop is its share of w·(x - b)."""
-    from tests.models import LinearNet, loaded
+    from tests.models import LinearNet, linear_gradient, loaded
 
     model = loaded(LinearNet())
     result = explain(
@@ -64,11 +64,10 @@ def test_closed_form_on_linear_model(pixels) -> None:
             "baseline": "black",
         },
     )
-    std = torch.tensor(model.preprocessing.std).view(3, 1, 1)
-    contribution = (model.network.fc.weight[0].view(3, 32, 32) / std * pixels).sum(0)
+    contribution = (linear_gradient(model, 0) * pixels).sum(0)
     blocks = contribution.view(4, 8, 4, 8).sum(dim=(1, 3))
     expected = blocks.repeat_interleave(8, 0).repeat_interleave(8, 1)
-    np.testing.assert_allclose(result.attribution, expected.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(result.attribution, expected.numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_window_positions_cover_the_border() -> None:
