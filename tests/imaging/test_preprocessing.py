@@ -39,7 +39,7 @@ def test_source_box_is_the_region_the_model_sees(size) -> None:
     left, top, right, bottom = IMAGENET.source_box(size)
     assert right - left == pytest.approx(bottom - top, rel=0.01)
     region = image.resize((224, 224), Image.Resampling.BILINEAR, box=(left, top, right, bottom))
-    region_pixels = torch.from_numpy(np.asarray(region)).permute(2, 0, 1).float() / 255
+    region_pixels = torch.from_numpy(np.array(region)).permute(2, 0, 1).float() / 255
     difference = (IMAGENET.model_view(image) - region_pixels).abs().mean()
     assert difference < 0.02
 
