@@ -5,6 +5,7 @@ Bad input ends with one line on stderr and exit code 2; never a traceback (unles
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ __all__ = ["main"]
 
 _BAD_INPUT = 2
 _INTERNAL = 1
+_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports
 
 
 def _parse_param(text: str) -> tuple[str, str]:
@@ -134,6 +136,12 @@ def _explain(args: argparse.Namespace) -> None:
 
     model, pixels = _load(args)
     result = explain(model, pixels, args.method, _target(model, args.target), dict(args.param))
+    # Files first, so a closed stdout (`| head`) cannot lose the result.
+    if args.out:
+        _write(args.out, lambda path: np.savez_compressed(path, **result.npz_arrays()))
+    if args.png:
+        picture = render_overlay(result.input, result.attribution, signed=result.signed)
+        _write(args.png, lambda path: picture.save(path, format="PNG"))
     print(f"{model.name} · {result.method} · {result.device} · {result.seconds:.2f} s")
     print(
         f"explaining class {result.target} ({result.target_label}), "
@@ -143,13 +151,9 @@ def _explain(args: argparse.Namespace) -> None:
     print(f"parameters: {json.dumps(result.params)}")
     for warning in result.warnings:
         print(f"warning: {warning}")
-    if args.out:
-        _write(args.out, lambda path: np.savez_compressed(path, **result.npz_arrays()))
-        print(f"wrote {args.out}")
-    if args.png:
-        picture = render_overlay(result.input, result.attribution, signed=result.signed)
-        _write(args.png, lambda path: picture.save(path, format="PNG"))
-        print(f"wrote {args.png}")
+    for path in (args.out, args.png):
+        if path:
+            print(f"wrote {path}")
 
 
 def _attack(args: argparse.Namespace) -> None:
@@ -160,19 +164,20 @@ def _attack(args: argparse.Namespace) -> None:
     model, pixels = _load(args)
     params = {**dict(args.param), "epsilon": args.epsilon}
     result = attack(model, pixels, args.method, _target(model, args.target), params)
-    before, after = result.label_before, result.label_after
-    print(f"{model.name} · {result.method} · ε = {args.epsilon:g} · {result.seconds:.2f} s")
-    print(f"before: {before} {model.labels[before]} (p = {result.probs_before[before]:.3f})")
-    print(f"after:  {after} {model.labels[after]} (p = {result.probs_after[after]:.3f})")
-    print("succeeded" if result.success else "did not succeed")
     _write(args.out, lambda path: np.savez_compressed(path, **result.npz_arrays()))
-    print(f"wrote {args.out}")
     if args.png:
         peak = float(np.abs(result.perturbation).max()) or 1.0
         amplified = 0.5 + 0.5 * result.perturbation / peak
         strip = np.concatenate([result.input, result.adversarial, amplified], axis=2)
         array = (np.transpose(np.clip(strip, 0, 1), (1, 2, 0)) * 255 + 0.5).astype(np.uint8)
         _write(args.png, lambda path: Image.fromarray(array).save(path, format="PNG"))
+    before, after = result.label_before, result.label_after
+    print(f"{model.name} · {result.method} · ε = {args.epsilon:g} · {result.seconds:.2f} s")
+    print(f"before: {before} {model.labels[before]} (p = {result.probs_before[before]:.3f})")
+    print(f"after:  {after} {model.labels[after]} (p = {result.probs_after[after]:.3f})")
+    print("succeeded" if result.success else "did not succeed")
+    print(f"wrote {args.out}")
+    if args.png:
         print(f"wrote {args.png} (original | adversarial | perturbation × {0.5 / peak:.1f})")
 
 
@@ -227,6 +232,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lantern: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader closed stdout (`lantern ... | head`): stop quietly, as a shell tool would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return _BROKEN_PIPE
     except Exception as error:  # a bug, not bad input: one line, and --debug for the traceback
         if args.debug:
             raise

@@ -226,3 +226,20 @@ def test_installed_entry_point_has_no_traceback(tmp_path) -> None:
     )
     assert ok.returncode == 0, ok.stderr
     assert "espresso" in ok.stdout
+
+
+def test_closed_stdout_keeps_the_files(tmp_path) -> None:
+    """`lantern explain ... | head -1`: the reader goes away after one line."""
+    lantern = str(__import__("pathlib").Path(sys.executable).with_name("lantern"))
+    out, png = tmp_path / "cam.npz", tmp_path / "cam.png"
+    run = subprocess.run(
+        f"'{lantern}' explain sample:chelsea --method grad_cam --out '{out}' --png '{png}' "
+        "| head -c 10",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0
+    assert "Traceback" not in run.stderr and "internal error" not in run.stderr
+    assert out.exists() and png.exists()

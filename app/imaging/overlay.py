@@ -54,15 +54,17 @@ def _lookup_table(name: str) -> np.ndarray:
 _TABLES = {name: _lookup_table(name) for name in _ANCHORS}
 
 
-def scale_map(attribution: np.ndarray, signed: bool) -> np.ndarray:
-    """To [0, 1]: unsigned maps min-to-max, signed maps around 0.5 by their largest |value|."""
+def scale_map(attribution: np.ndarray, signed: bool, percentile: float = 99.0) -> np.ndarray:
+    """To [0, 1]: unsigned maps from their minimum to their `percentile`, signed maps around 0.5
+    by the `percentile` of |value|. Values beyond it saturate, so a few outlier pixels (common in
+    gradient maps) do not leave the rest of the map dark (Captum's visualiser clips 2 %)."""
     finite = np.nan_to_num(attribution.astype(np.float64))
     if signed:
-        peak = float(np.abs(finite).max()) or 1.0
-        return np.clip(0.5 + 0.5 * finite / peak, 0.0, 1.0)
+        peak = float(np.percentile(np.abs(finite), percentile)) or float(np.abs(finite).max())
+        return np.clip(0.5 + 0.5 * finite / (peak or 1.0), 0.0, 1.0)
     low = float(finite.min())
-    span = float(finite.max()) - low or 1.0
-    return np.clip((finite - low) / span, 0.0, 1.0)
+    span = float(np.percentile(finite, percentile)) - low or float(finite.max()) - low
+    return np.clip((finite - low) / (span or 1.0), 0.0, 1.0)
 
 
 def colorize(scaled: np.ndarray, colormap: str) -> np.ndarray:

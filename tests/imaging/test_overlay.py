@@ -15,9 +15,20 @@ def test_opacity_blends_between_image_and_heat() -> None:
 
 
 def test_signed_maps_center_zero() -> None:
-    scaled = scale_map(np.array([[-2.0, 0.0, 1.0]]), signed=True)
+    scaled = scale_map(np.array([[-2.0, 0.0, 1.0]]), signed=True, percentile=100)
     np.testing.assert_allclose(scaled, [[0.0, 0.5, 0.75]])
     assert colorize(np.array([[0.5]]), "coolwarm")[0, 0].min() >= 235  # zero is near white
+
+
+def test_outliers_saturate_instead_of_darkening_the_map() -> None:
+    attribution = np.full((100, 100), 1.0)
+    attribution[0, 0] = 1000.0  # one outlier pixel, as gradient maps often have
+    attribution[50:, :] = 0.0
+    scaled = scale_map(attribution, signed=False)
+    assert scaled[0, 0] == 1.0 and scaled[1, 1] == 1.0 and scaled[99, 99] == 0.0
+    assert scale_map(attribution, signed=False, percentile=100)[1, 1] < 0.01
+    flat = scale_map(np.zeros((4, 4)), signed=True)
+    assert (flat == 0.5).all()
 
 
 def test_bad_arguments() -> None:
