@@ -14,6 +14,7 @@ reports them instead of silently returning a plain gradient there.
 
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -174,12 +175,14 @@ def activation_rules(model: nn.Module, rule: Rule) -> Iterator[RuleReport]:
     """
     report = RuleReport()
     handles = []
+    owner = threading.get_ident()  # hooks are shared by concurrent jobs; the mode is per thread
     for module in model.modules():
         kind = type(module).__name__
         if _CUSTOM_ACTIVATION.search(kind) and not type(module).__module__.startswith("torch."):
 
             def count(_m: nn.Module, _i: object, _o: object, kind: str = kind) -> None:
-                report.unhandled[kind] += 1
+                if threading.get_ident() == owner:
+                    report.unhandled[kind] += 1
 
             handles.append(module.register_forward_hook(count))
     try:

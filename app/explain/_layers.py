@@ -1,5 +1,6 @@
 """Find and watch a layer of the model: Grad-CAM's target layer and its activations."""
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -14,11 +15,16 @@ __all__ = ["capture_outputs", "last_spatial_conv", "resolve_layer"]
 
 @contextmanager
 def capture_outputs(module: nn.Module) -> Iterator[list[torch.Tensor]]:
-    """Every output of `module` during the block, one per call; the hook is always removed."""
+    """Every output of `module` during the block, one per call; the hook is always removed.
+
+    Hooks belong to the module, which concurrent jobs share: only calls made by this thread
+    are recorded, so another job's forward pass never lands in this list."""
     outputs: list[torch.Tensor] = []
+    owner = threading.get_ident()
 
     def record(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
-        outputs.append(output)
+        if threading.get_ident() == owner:
+            outputs.append(output)
 
     handle = module.register_forward_hook(record)
     try:
@@ -31,11 +37,13 @@ def last_spatial_conv(model: LoadedModel) -> str:
     """Name (inside model.network) of the last Conv2d whose output has height and width > 1."""
     shapes: dict[str, tuple[int, ...]] = {}
     handles = []
+    owner = threading.get_ident()
     for name, module in model.network.named_modules():
         if isinstance(module, nn.Conv2d):
 
             def record(_m: nn.Module, _i: object, output: torch.Tensor, name: str = name) -> None:
-                shapes[name] = tuple(output.shape)
+                if threading.get_ident() == owner:
+                    shapes[name] = tuple(output.shape)
 
             handles.append(module.register_forward_hook(record))
     try:
