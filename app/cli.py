@@ -79,13 +79,25 @@ def _settings(args: argparse.Namespace) -> Any:
 
     from app.settings import Settings, get_settings
 
+    def describe(error: ValidationError, source: str) -> str:
+        """source: how the user set the field, e.g. 'LANTERN_{}' (upper-cased) or '--{}'."""
+        problems = []
+        for issue in error.errors():
+            field = str(issue["loc"][0])
+            named = source.format(field.upper() if "LANTERN_" in source else field)
+            problems.append(f"{named}: {issue['msg'].removeprefix('Value error, ')}")
+        return "; ".join(problems)
+
     try:
         settings = get_settings()
-        device = getattr(args, "device", None)
-        if device:
-            settings = Settings(**{**settings.model_dump(), "device": device})
     except ValidationError as error:
-        raise BadParameter("; ".join(issue["msg"] for issue in error.errors())) from None
+        raise BadParameter(describe(error, "LANTERN_{}")) from None
+    device = getattr(args, "device", None)
+    if device:
+        try:
+            settings = Settings(**{**settings.model_dump(), "device": device})
+        except ValidationError as error:
+            raise BadParameter(describe(error, "--{}")) from None
     return settings
 
 

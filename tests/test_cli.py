@@ -243,3 +243,20 @@ def test_closed_stdout_keeps_the_files(tmp_path) -> None:
     assert run.returncode == 0
     assert "Traceback" not in run.stderr and "internal error" not in run.stderr
     assert out.exists() and png.exists()
+
+
+@pytest.mark.skipif(
+    __import__("torch").cuda.is_available(), reason="checks the message on a machine without CUDA"
+)
+def test_cuda_on_a_cpu_machine_names_where_it_was_asked(monkeypatch, capsys) -> None:
+    assert main(["explain", "sample:chelsea", "--method", "saliency", "--device", "cuda"]) == 2
+    assert "--device: device 'cuda' was asked for" in capsys.readouterr().err
+    monkeypatch.setenv("LANTERN_DEVICE", "cuda")
+    assert main(["models"]) == 2
+    assert "LANTERN_DEVICE: device 'cuda'" in capsys.readouterr().err
+
+
+def test_models_says_where_missing_weights_go(capsys) -> None:
+    assert main(["models"]) == 0
+    line = next(row for row in capsys.readouterr().out.splitlines() if "resnet50 " in row)
+    assert "put a state dict at" in line and "torchvision-resnet50.safetensors" in line

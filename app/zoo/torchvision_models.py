@@ -109,7 +109,7 @@ def _spec(name: str) -> ModelSpec:
         try:
             return str(_find_weights(name, settings))
         except BadWeights:
-            return "missing (see `lantern models`)"
+            return f"no weights here: put a state dict at {_local_files(name, settings)[0]}"
 
     family = next((key for key in _GRAD_CAM_LAYERS if name.startswith(key)), None)
     return ModelSpec(
