@@ -7,13 +7,23 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from PIL import Image
+from pydantic import ValidationError
 
+from app.attacks import ATTACKS, attack
 from app.errors import BadParameter, LanternError
+from app.explain import METHODS, explain
+from app.explain.exact_shapley import LECTURE_GAME, LECTURE_PLAYERS, shapley_values
+from app.imaging import read_image, render_overlay, sample_image
+from app.registry import Registry
+from app.settings import Settings, get_settings
+from app.zoo import MODELS, LoadedModel, load_model
 
 __all__ = ["main"]
 
@@ -30,9 +40,6 @@ def _parse_param(text: str) -> tuple[str, str]:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from app.attacks import ATTACKS
-    from app.explain import METHODS
-
     parser = argparse.ArgumentParser(
         prog="lantern",
         description="See what an image classifier looks at, and how it can be fooled.",
@@ -74,38 +81,30 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace) -> Any:
-    from pydantic import ValidationError
+def _describe(error: ValidationError, name: Callable[[str], str]) -> str:
+    """One line per bad setting, named as the user set it (`name(field)`)."""
+    return "; ".join(
+        f"{name(str(issue['loc'][0]))}: {issue['msg'].removeprefix('Value error, ')}"
+        for issue in error.errors()
+    )
 
-    from app.settings import Settings, get_settings
 
-    def describe(error: ValidationError, source: str) -> str:
-        """source: how the user set the field, e.g. 'LANTERN_{}' (upper-cased) or '--{}'."""
-        problems = []
-        for issue in error.errors():
-            field = str(issue["loc"][0])
-            named = source.format(field.upper() if "LANTERN_" in source else field)
-            problems.append(f"{named}: {issue['msg'].removeprefix('Value error, ')}")
-        return "; ".join(problems)
-
+def _settings(args: argparse.Namespace) -> Settings:
     try:
         settings = get_settings()
     except ValidationError as error:
-        raise BadParameter(describe(error, "LANTERN_{}")) from None
+        raise BadParameter(_describe(error, lambda field: f"LANTERN_{field.upper()}")) from None
     device = getattr(args, "device", None)
     if device:
         try:
             settings = Settings(**{**settings.model_dump(), "device": device})
         except ValidationError as error:
-            raise BadParameter(describe(error, "--{}")) from None
+            raise BadParameter(_describe(error, lambda field: f"--{field}")) from None
     return settings
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+def _load(args: argparse.Namespace) -> tuple[LoadedModel, torch.Tensor]:
     """(model, (3, H, W) pixels as the model sees them)."""
-    from app.imaging import read_image, sample_image
-    from app.zoo import load_model
-
     settings = _settings(args)
     if args.image.startswith("sample:"):
         image = sample_image(args.image.removeprefix("sample:"))
@@ -117,7 +116,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     return model, model.preprocessing.model_view(image)
 
 
-def _target(model: Any, text: str | None) -> int | None:
+def _target(model: LoadedModel, text: str | None) -> int | None:
     if text is None:
         return None
     try:
@@ -130,12 +129,12 @@ def _target(model: Any, text: str | None) -> int | None:
     return matches[0]
 
 
-def _top(model: Any, probs: np.ndarray, count: int = 5) -> str:
+def _top(model: LoadedModel, probs: np.ndarray, count: int = 5) -> str:
     order = np.argsort(probs)[::-1][:count]
     return "\n".join(f"  {index:>5}  {probs[index]:6.3f}  {model.labels[index]}" for index in order)
 
 
-def _write(path: Path, write: Any) -> None:
+def _write(path: Path, write: Callable[[Path], object]) -> None:
     try:
         write(path)
     except OSError as error:
@@ -143,9 +142,6 @@ def _write(path: Path, write: Any) -> None:
 
 
 def _explain(args: argparse.Namespace) -> None:
-    from app.explain import explain
-    from app.imaging import render_overlay
-
     model, pixels = _load(args)
     result = explain(model, pixels, args.method, _target(model, args.target), dict(args.param))
     # Files first, so a closed stdout (`| head`) cannot lose the result.
@@ -169,10 +165,6 @@ def _explain(args: argparse.Namespace) -> None:
 
 
 def _attack(args: argparse.Namespace) -> None:
-    from PIL import Image
-
-    from app.attacks import attack
-
     model, pixels = _load(args)
     params = {**dict(args.param), "epsilon": args.epsilon}
     result = attack(model, pixels, args.method, _target(model, args.target), params)
@@ -194,18 +186,14 @@ def _attack(args: argparse.Namespace) -> None:
 
 
 def _models(args: argparse.Namespace) -> None:
-    from app.zoo import MODELS
-
     settings = _settings(args)
     for spec in MODELS:
         print(f"{spec.name:32s} {spec.weights_source(settings)}")
 
 
 def _methods(args: argparse.Namespace) -> None:
-    from app.attacks import ATTACKS
-    from app.explain import METHODS
-
-    for kind, registry in (("explain", METHODS), ("attack", ATTACKS)):
+    registries: tuple[tuple[str, Registry[Any]], ...] = (("explain", METHODS), ("attack", ATTACKS))
+    for kind, registry in registries:
         for item in registry:
             print(f"{kind} {item.name}: {item.title} ({item.reference})")
             for name, field in item.Params.model_fields.items():
@@ -213,8 +201,6 @@ def _methods(args: argparse.Namespace) -> None:
 
 
 def _shapley(args: argparse.Namespace) -> None:
-    from app.explain.exact_shapley import LECTURE_GAME, LECTURE_PLAYERS, shapley_values
-
     for coalition, worth in LECTURE_GAME.items():
         members = " + ".join(player for player in LECTURE_PLAYERS if player in coalition)
         print(f"  v({members}) = {worth:g}")

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import torch
+
 from app.errors import BadWeights, UnknownModel
 from app.registry import Registry
 from app.settings import Settings
@@ -57,8 +59,8 @@ def load_model(
         source = str(weights)
         if label_names is None:
             default = spec.labels()
-            label_names = default if len(default) == num_classes else None
-        label_names = label_names or [f"class {index}" for index in range(num_classes)]
+            numbered = [f"class {index}" for index in range(num_classes)]
+            label_names = default if len(default) == num_classes else numbered
     loaded = LoadedModel.from_network(
         spec, network, device=settings.torch_device(), labels=label_names, weights=source
     )
@@ -71,8 +73,6 @@ def load_model(
 
 
 def _output_size(model: LoadedModel) -> int:
-    import torch
-
     size = model.input_size
     probe = torch.zeros(1, 3, size, size, device=model.device)
     return int(model.probabilities(probe).shape[-1])
