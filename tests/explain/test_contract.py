@@ -137,3 +137,28 @@ def test_input_must_match_the_model(tiny) -> None:
         explain(tiny, torch.rand(3, 16, 16), "saliency")
     with pytest.raises(BadImage, match=r"\[0, 1\]"):
         explain(tiny, torch.full((3, 32, 32), 2.0), "saliency")
+
+
+def test_method_that_does_not_fit_the_model_is_refused(tiny, pixels) -> None:
+    from app.errors import UnsupportedMethod
+    from app.explain import Method, MethodParams, register_method
+
+    @register_method
+    class NeedsBigInputs(Method):
+        name = "needs_big_inputs"
+        title = "Needs big inputs"
+        reference = "test"
+        Params = MethodParams
+        signed = False
+
+        def supports(self, model):
+            return None if model.input_size >= 224 else "it needs inputs of 224 pixels or more"
+
+        def attribute(self, model, pixels, target, params, progress):
+            raise AssertionError("never called on a model it does not support")
+
+    try:
+        with pytest.raises(UnsupportedMethod, match="cannot run on tiny: it needs"):
+            explain(tiny, pixels, "needs_big_inputs")
+    finally:
+        METHODS.remove("needs_big_inputs")
