@@ -1,4 +1,4 @@
-"""`lantern models | methods | explain | attack | shapley`: the product, from the command line.
+"""`lantern serve | models | methods | explain | attack | shapley`: the product, as commands.
 
 Bad input ends with one line on stderr and exit code 2; never a traceback (unless --debug).
 """
@@ -13,17 +13,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from pydantic import ValidationError
 
 from app.attacks import ATTACKS, attack
 from app.errors import BadParameter, LanternError
 from app.explain import METHODS, explain
 from app.explain.exact_shapley import LECTURE_GAME, LECTURE_PLAYERS, shapley_values
-from app.imaging import read_image, render_overlay, sample_image
+from app.imaging import amplify, pixels_to_image, read_image, render_overlay, sample_image
 from app.registry import Registry
 from app.settings import Settings, get_settings
-from app.zoo import MODELS, LoadedModel, load_model
+from app.zoo import MODELS, LoadedModel, get_spec, load_model
 
 __all__ = ["main"]
 
@@ -47,6 +46,11 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    serve = commands.add_parser("serve", help="start the web dashboard")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--model", help="model loaded at start-up (see `lantern models`)")
+    serve.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: auto")
     commands.add_parser("models", help="list the models and where their weights come from")
     commands.add_parser("methods", help="list explanation methods and attacks with parameters")
     commands.add_parser("shapley", help="exact Shapley values of the lecture's three-person game")
@@ -170,11 +174,10 @@ def _attack(args: argparse.Namespace) -> None:
     result = attack(model, pixels, args.method, _target(model, args.target), params)
     _write(args.out, lambda path: np.savez_compressed(path, **result.npz_arrays()))
     if args.png:
-        peak = float(np.abs(result.perturbation).max()) or 1.0
-        amplified = 0.5 + 0.5 * result.perturbation / peak
+        amplified, factor = amplify(result.perturbation)
         strip = np.concatenate([result.input, result.adversarial, amplified], axis=2)
-        array = (np.transpose(np.clip(strip, 0, 1), (1, 2, 0)) * 255 + 0.5).astype(np.uint8)
-        _write(args.png, lambda path: Image.fromarray(array).save(path, format="PNG"))
+        picture = pixels_to_image(strip)
+        _write(args.png, lambda path: picture.save(path, format="PNG"))
     before, after = result.label_before, result.label_after
     print(f"{model.name} · {result.method} · ε = {args.epsilon:g} · {result.seconds:.2f} s")
     print(f"before: {before} {model.labels[before]} (p = {result.probs_before[before]:.3f})")
@@ -182,7 +185,22 @@ def _attack(args: argparse.Namespace) -> None:
     print("succeeded" if result.success else "did not succeed")
     print(f"wrote {args.out}")
     if args.png:
-        print(f"wrote {args.png} (original | adversarial | perturbation × {0.5 / peak:.1f})")
+        print(f"wrote {args.png} (original | adversarial | perturbation × {factor:.1f})")
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = _settings(args)
+    if args.model:
+        get_spec(args.model)  # an unknown name fails here, with suggestions, not in the server
+        settings = settings.model_copy(update={"default_model": args.model})
+    if not 0 < args.port < 65536:
+        raise BadParameter(f"--port: {args.port} is not a port number (1 to 65535)")
+    print(f"Lantern: http://{args.host}:{args.port}/  (model {settings.default_model})")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
 
 
 def _models(args: argparse.Namespace) -> None:
@@ -209,6 +227,7 @@ def _shapley(args: argparse.Namespace) -> None:
 
 
 _COMMANDS = {
+    "serve": _serve,
     "explain": _explain,
     "attack": _attack,
     "models": _models,

@@ -5,14 +5,19 @@ __all__ = [
     "BadParameter",
     "BadTarget",
     "BadWeights",
+    "Busy",
     "Cancelled",
     "ImageTooLarge",
+    "JobNotFinished",
     "LanternError",
     "UnknownAttack",
+    "UnknownImage",
+    "UnknownJob",
     "UnknownMethod",
     "UnknownModel",
     "UnsupportedImage",
     "UnsupportedMethod",
+    "http_headers",
     "http_status",
 ]
 
@@ -71,5 +76,32 @@ class Cancelled(LanternError):
     status_code = 409
 
 
+class UnknownImage(LanternError):
+    status_code = 404
+
+
+class UnknownJob(LanternError):
+    status_code = 404
+
+
+class JobNotFinished(LanternError):
+    """A job's result was asked for before it finished, or of the wrong kind of job."""
+
+    status_code = 409
+
+
+class Busy(LanternError):
+    """The job queue is full: try again later (HTTP 503 with Retry-After)."""
+
+    status_code = 503
+    retry_after_seconds = 5
+
+
 def http_status(error: LanternError) -> int:
     return error.status_code
+
+
+def http_headers(error: LanternError) -> dict[str, str]:
+    if isinstance(error, Busy):
+        return {"Retry-After": str(error.retry_after_seconds)}
+    return {}

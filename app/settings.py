@@ -24,6 +24,14 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(20 * 1024 * 1024, gt=0, le=200 * 1024 * 1024)
     max_image_pixels: int = Field(40_000_000, gt=0, le=200_000_000)
     max_weights_bytes: int = Field(1024 * 1024 * 1024, gt=0)
+    job_workers: int = Field(2, ge=1, le=64, description="Jobs that run at the same time.")
+    max_queued_jobs: int = Field(
+        64, ge=0, le=10_000, description="Jobs that may wait; more are refused with 503."
+    )
+    kept_jobs: int = Field(
+        512, ge=16, le=100_000, description="Finished jobs (and their results) kept for reuse."
+    )
+    kept_images: int = Field(256, ge=4, le=100_000, description="Uploaded images kept.")
 
     @field_validator("device")
     @classmethod

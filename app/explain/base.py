@@ -84,6 +84,7 @@ class Method(ABC):
     reference: ClassVar[str]
     Params: ClassVar[type[MethodParams]]
     signed: ClassVar[bool]
+    in_default_panel: ClassVar[bool] = False  # ticked when the dashboard opens
 
     def supports(self, model: LoadedModel) -> str | None:
         """None when the method can run on this model, else the reason it cannot."""

@@ -13,7 +13,7 @@ from app.explain.base import Explanation, MethodParams, Progress, no_progress
 from app.explain.registry import METHODS
 from app.zoo import LoadedModel
 
-__all__ = ["check_input", "check_target", "explain", "parse_params"]
+__all__ = ["check_class", "check_input", "check_target", "explain", "parse_params"]
 
 
 def parse_params(
@@ -41,14 +41,17 @@ def check_input(model: LoadedModel, pixels: torch.Tensor) -> torch.Tensor:
     return pixels.detach().float().to(model.device).unsqueeze(0)
 
 
-def check_target(model: LoadedModel, target: int | None, probs: torch.Tensor) -> int:
-    if target is None:
-        return int(probs.argmax())
-    if not 0 <= target < model.num_classes:
+def check_class(model: LoadedModel, index: int) -> int:
+    if not 0 <= index < model.num_classes:
         raise BadTarget(
-            f"class {target} is out of range: {model.name} has classes 0 to {model.num_classes - 1}"
+            f"class {index} is out of range: {model.name} has classes 0 to {model.num_classes - 1}"
         )
-    return target
+    return index
+
+
+def check_target(model: LoadedModel, target: int | None, probs: torch.Tensor) -> int:
+    """The class to explain: `target`, or the top-1 class of `probs`."""
+    return int(probs.argmax()) if target is None else check_class(model, target)
 
 
 def explain(

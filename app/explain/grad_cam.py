@@ -58,6 +58,7 @@ class GradCam(Method):
     reference = "Selvaraju et al., 2017"
     Params = GradCamParams
     signed = False
+    in_default_panel = True
 
     def attribute(
         self, model: LoadedModel, pixels: torch.Tensor, target: int, params: Any, progress: Progress

@@ -41,6 +41,7 @@ class GuidedBackprop(Method):
     reference = "Springenberg et al., 2015"
     Params = GuidedBackpropParams
     signed = False
+    in_default_panel = True
 
     def attribute(
         self, model: LoadedModel, pixels: torch.Tensor, target: int, params: Any, progress: Progress

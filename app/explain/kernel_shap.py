@@ -82,6 +82,7 @@ class KernelShap(Method):
     reference = "Lundberg & Lee, 2017"
     Params = KernelShapParams
     signed = True
+    in_default_panel = True
 
     def attribute(
         self, model: LoadedModel, pixels: torch.Tensor, target: int, params: Any, progress: Progress

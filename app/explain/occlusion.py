@@ -46,6 +46,7 @@ class Occlusion(Method):
     reference = "Zeiler & Fergus, 2014"
     Params = OcclusionParams
     signed = True
+    in_default_panel = True
 
     def attribute(
         self, model: LoadedModel, pixels: torch.Tensor, target: int, params: Any, progress: Progress

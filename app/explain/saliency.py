@@ -26,6 +26,7 @@ class Saliency(Method):
     reference = "Simonyan, Vedaldi & Zisserman, 2014"
     Params = SaliencyParams
     signed = False
+    in_default_panel = True
 
     def attribute(
         self, model: LoadedModel, pixels: torch.Tensor, target: int, params: Any, progress: Progress

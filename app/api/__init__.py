@@ -1,0 +1,13 @@
+"""HTTP only: parse, one call into app.workspace, shape the response. Never contains math."""
+
+from fastapi import APIRouter
+
+from app.api import catalog, images, jobs, pages, reports
+
+__all__ = ["api_router", "pages_router"]
+
+api_router = APIRouter(prefix="/api")
+for _module in (catalog, images, jobs, reports):
+    api_router.include_router(_module.router)
+
+pages_router = pages.router

@@ -1,0 +1,93 @@
+"""What can be used: models, their classes, methods, attacks and the sample photos."""
+
+from fastapi import APIRouter, Response
+
+from app.api.deps import WorkspaceDep, png_response
+from app.api.schemas import CatalogEntry, ModelView, SampleView
+from app.attacks import ATTACKS
+from app.explain import METHODS
+from app.imaging import SAMPLES, sample_image
+from app.zoo import MODELS, get_spec
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["catalog"])
+_THUMBNAIL = 160
+
+
+@router.get("/models")
+def list_models(workspace: WorkspaceDep) -> list[ModelView]:
+    settings = workspace.settings
+    views = []
+    for name in workspace.models.preloaded:
+        model = workspace.models.get(name)
+        views.append(
+            ModelView(
+                name=name,
+                description=model.spec.description,
+                default=name == settings.default_model,
+                loaded=True,
+                weights=model.weights,
+            )
+        )
+    for spec in MODELS:
+        if spec.name not in workspace.models.preloaded:
+            views.append(
+                ModelView(
+                    name=spec.name,
+                    description=spec.description,
+                    default=spec.name == settings.default_model,
+                    loaded=workspace.models.is_loaded(spec.name),
+                    weights=spec.weights_source(settings),
+                )
+            )
+    return views
+
+
+@router.get("/models/{name:path}/classes")
+def list_classes(name: str, workspace: WorkspaceDep) -> list[str]:
+    """The class names, by index."""
+    if name in workspace.models.preloaded or workspace.models.is_loaded(name):
+        return workspace.models.get(name).labels
+    return get_spec(name).labels()
+
+
+@router.get("/methods")
+def list_methods() -> list[CatalogEntry]:
+    return [
+        CatalogEntry(
+            name=method.name,
+            title=method.title,
+            reference=method.reference,
+            signed=method.signed,
+            in_default_panel=method.in_default_panel,
+            parameters=method.Params.model_json_schema(),
+        )
+        for method in METHODS
+    ]
+
+
+@router.get("/attacks")
+def list_attacks() -> list[CatalogEntry]:
+    return [
+        CatalogEntry(
+            name=attacker.name,
+            title=attacker.title,
+            reference=attacker.reference,
+            needs_target=attacker.needs_target,
+            parameters=attacker.Params.model_json_schema(),
+        )
+        for attacker in ATTACKS
+    ]
+
+
+@router.get("/samples")
+def list_samples() -> list[SampleView]:
+    return [SampleView(name=name, thumbnail_url=f"/api/samples/{name}.png") for name in SAMPLES]
+
+
+@router.get("/samples/{name}.png", response_class=Response)
+def read_sample_thumbnail(name: str) -> Response:
+    image = sample_image(name)
+    image.thumbnail((_THUMBNAIL, _THUMBNAIL))
+    return png_response(image)

@@ -1,0 +1,66 @@
+"""The HTML pages. Each is a template plus one ES module in static/js; data comes from /api."""
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse
+
+from app.api.deps import WorkspaceDep
+from app.explain.exact_shapley import (
+    LECTURE_GAME,
+    LECTURE_PLAYERS,
+    marginal_contributions,
+    shapley_values,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+
+def _page(
+    request: Request, workspace: WorkspaceDep, template: str, **context: object
+) -> HTMLResponse:
+    response: HTMLResponse = request.app.state.templates.TemplateResponse(
+        request, template, {"default_model": workspace.settings.default_model, **context}
+    )
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def explain_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
+    return _page(request, workspace, "explain/index.html", page="explain")
+
+
+@router.get("/attack", response_class=HTMLResponse)
+def attack_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
+    return _page(request, workspace, "attack/index.html", page="attack")
+
+
+@router.get("/shapley", response_class=HTMLResponse)
+def shapley_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
+    coalitions = [
+        (" + ".join(p for p in LECTURE_PLAYERS if p in coalition), worth)
+        for coalition, worth in LECTURE_GAME.items()
+    ]
+    orderings = marginal_contributions(LECTURE_PLAYERS, LECTURE_GAME)
+    return _page(
+        request,
+        workspace,
+        "shapley/index.html",
+        page="shapley",
+        players=LECTURE_PLAYERS,
+        coalitions=coalitions,
+        orderings=orderings,
+        values=shapley_values(LECTURE_PLAYERS, LECTURE_GAME),
+        grand_total=LECTURE_GAME[frozenset(LECTURE_PLAYERS)],
+    )
+
+
+@router.get("/static/vendor/plotly.min.js")
+def read_plotly() -> FileResponse:
+    """Plotly.js from the `plotly` package: the page needs no CDN."""
+    import plotly
+
+    bundled = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    return FileResponse(bundled, media_type="text/javascript")

@@ -1,0 +1,236 @@
+"""Request and response bodies of the HTTP API (shapes only; the work is in app.workspace)."""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.attacks import AttackResult
+from app.explain import Explanation
+from app.explain.registry import METHODS
+from app.imaging import Display, map_peak
+from app.jobs.images import StoredImage
+from app.jobs.queue import Job
+from app.workspace import AttackOutcome, Prediction, Workspace
+
+__all__ = [
+    "AttackRequest",
+    "AttackView",
+    "CatalogEntry",
+    "ExplanationRequest",
+    "ExplanationView",
+    "ImageView",
+    "JobView",
+    "ModelView",
+    "PredictionView",
+    "ReportRequest",
+    "SampleView",
+]
+
+
+class PredictionView(BaseModel):
+    index: int
+    label: str
+    probability: float
+
+    @classmethod
+    def of(cls, prediction: Prediction) -> "PredictionView":
+        return cls(
+            index=prediction.index, label=prediction.label, probability=prediction.probability
+        )
+
+
+class ImageView(BaseModel):
+    id: str
+    name: str = Field(description="The client's file name, for display only")
+    width: int
+    height: int
+    model: str
+    view_url: str = Field(description="PNG of the image as the model sees it (after the crop)")
+    predictions: list[PredictionView]
+
+    @classmethod
+    def of(cls, image: StoredImage, model: str, predictions: list[Prediction]) -> "ImageView":
+        return cls(
+            id=image.id,
+            name=image.name,
+            width=image.image.width,
+            height=image.image.height,
+            model=model,
+            view_url=f"/api/images/{image.id}/view.png?model={model}",
+            predictions=[PredictionView.of(p) for p in predictions],
+        )
+
+
+class ModelView(BaseModel):
+    name: str
+    description: str
+    default: bool
+    loaded: bool
+    weights: str
+
+
+class CatalogEntry(BaseModel):
+    """A method or an attack, with the JSON schema of its parameters (the UI's forms)."""
+
+    name: str
+    title: str
+    reference: str
+    signed: bool | None = None
+    needs_target: bool | None = None
+    in_default_panel: bool = False
+    parameters: dict[str, Any]
+
+
+class SampleView(BaseModel):
+    name: str
+    thumbnail_url: str
+
+
+class ExplanationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image_id: str = Field(max_length=64)
+    model: str | None = Field(None, max_length=200, description="Default: the server's model")
+    method: str = Field(max_length=100, examples=["grad_cam"])
+    target: int | None = Field(None, description="Class index; default: the top-1 class")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class AttackRequest(ExplanationRequest):
+    method: str = Field(max_length=100, examples=["fgsm"])
+    target: int | None = Field(None, description="Class to reach; default: untargeted")
+
+
+class ExplanationView(BaseModel):
+    method: str
+    title: str
+    model: str
+    target: int
+    target_label: str
+    probability: float
+    seconds: float
+    params: dict[str, Any]
+    warnings: list[str]
+    signed: bool
+    device: str
+    peak: float = Field(description="99th percentile of |value|: the default full-colour value")
+    minimum: float
+    maximum: float
+    map_url: str
+    overlay_url: str
+
+    @classmethod
+    def of(cls, job_id: str, result: Explanation) -> "ExplanationView":
+        return cls(
+            method=result.method,
+            title=METHODS.get(result.method).title,
+            model=result.model,
+            target=result.target,
+            target_label=result.target_label,
+            probability=float(result.probs[result.target]),
+            seconds=result.seconds,
+            params=result.params,
+            warnings=list(result.warnings),
+            signed=result.signed,
+            device=result.device,
+            peak=map_peak(result.attribution),
+            minimum=float(result.attribution.min()),
+            maximum=float(result.attribution.max()),
+            map_url=f"/api/jobs/{job_id}/map.npy",
+            overlay_url=f"/api/jobs/{job_id}/overlay.png",
+        )
+
+
+class AttackView(BaseModel):
+    method: str
+    model: str
+    params: dict[str, Any]
+    target: int | None
+    success: bool
+    seconds: float
+    device: str
+    before: list[PredictionView]
+    after: list[PredictionView]
+    label_before: PredictionView
+    label_after: PredictionView
+    linf: float = Field(description="Largest change of any pixel, in [0, 1] units")
+    amplification: float = Field(description="Factor the perturbation picture is scaled by")
+    adversarial_image_id: str
+    adversarial_url: str
+    perturbation_url: str
+
+    @classmethod
+    def of(cls, job_id: str, outcome: AttackOutcome, workspace: Workspace) -> "AttackView":
+        result: AttackResult = outcome.result
+
+        def top(probs: Any, count: int = 5) -> list[PredictionView]:
+            return [PredictionView.of(p) for p in workspace.top(result.model, probs, count)]
+
+        linf = float(abs(result.perturbation).max())
+        return cls(
+            method=result.method,
+            model=result.model,
+            params=result.params,
+            target=result.target,
+            success=result.success,
+            seconds=result.seconds,
+            device=result.device,
+            before=top(result.probs_before),
+            after=top(result.probs_after),
+            label_before=top(result.probs_before, 1)[0],
+            label_after=top(result.probs_after, 1)[0],
+            linf=linf,
+            amplification=0.5 / linf if linf > 0 else 1.0,
+            adversarial_image_id=outcome.adversarial.id,
+            adversarial_url=f"/api/images/{outcome.adversarial.id}/view.png?model={result.model}",
+            perturbation_url=f"/api/jobs/{job_id}/perturbation.png",
+        )
+
+
+class JobView(BaseModel):
+    id: str
+    kind: Literal["explanation", "attack"]
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    progress: float = Field(ge=0.0, le=1.0)
+    eta_seconds: float | None
+    elapsed_seconds: float | None
+    request: dict[str, Any]
+    result: ExplanationView | AttackView | None = None
+    error: str | None = None
+    error_status: int | None = None
+    reused: bool = Field(False, description="True when an identical earlier job answered")
+    events_url: str
+    cancel_url: str
+
+    @classmethod
+    def of(cls, job: Job, workspace: Workspace, reused: bool = False) -> "JobView":
+        result: ExplanationView | AttackView | None = None
+        if job.status == "done" and isinstance(job.result, Explanation):
+            result = ExplanationView.of(job.id, job.result)
+        elif job.status == "done" and isinstance(job.result, AttackOutcome):
+            result = AttackView.of(job.id, job.result, workspace)
+        return cls(
+            id=job.id,
+            kind=job.kind,
+            status=job.status.value,
+            progress=job.progress,
+            eta_seconds=job.eta_seconds(),
+            elapsed_seconds=job.elapsed_seconds(),
+            request=job.request,
+            result=result,
+            error=job.error,
+            error_status=job.error_status,
+            reused=reused,
+            events_url=f"/api/jobs/{job.id}/events",
+            cancel_url=f"/api/jobs/{job.id}/cancel",
+        )
+
+
+class ReportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image_id: str = Field(max_length=64)
+    model: str | None = Field(None, max_length=200)
+    job_ids: list[str] = Field(min_length=1, max_length=64, description="Explanation jobs")
+    display: Display = Field(default_factory=Display, description="Shared display settings")
+    title: str = Field("Lantern comparison", max_length=200)

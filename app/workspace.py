@@ -1,0 +1,164 @@
+"""What the server does, as plain Python: images, predictions and jobs on shared models.
+
+The HTTP layer (app/api) parses a request, calls one method here and shapes the answer; scripts
+and tests can use a Workspace directly.
+"""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from app.attacks import ATTACKS, AttackResult, attack
+from app.errors import BadTarget, JobNotFinished, UnsupportedMethod
+from app.explain import METHODS, Explanation, explain
+from app.explain.base import Progress
+from app.explain.engine import check_class, parse_params
+from app.imaging import decode_image, sample_image
+from app.jobs.images import ImageStore, StoredImage
+from app.jobs.queue import Job, JobQueue, JobStatus
+from app.settings import Settings
+from app.zoo import LoadedModel
+from app.zoo.pool import ModelPool
+
+__all__ = ["AttackOutcome", "Prediction", "Workspace"]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    index: int
+    label: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class AttackOutcome:
+    result: AttackResult
+    adversarial: StoredImage  # stored, so it can be explained like any other image
+
+
+class Workspace:
+    def __init__(
+        self, settings: Settings, models: ModelPool, images: ImageStore, jobs: JobQueue
+    ) -> None:
+        self.settings = settings
+        self.models = models
+        self.images = images
+        self.jobs = jobs
+
+    @classmethod
+    def create(cls, settings: Settings, models: ModelPool) -> "Workspace":
+        jobs = JobQueue(settings.job_workers, settings.max_queued_jobs, settings.kept_jobs)
+        return cls(settings, models, ImageStore(settings.kept_images), jobs)
+
+    # Images
+
+    def add_upload(self, content: bytes, filename: str) -> StoredImage:
+        limits = self.settings.max_image_bytes, self.settings.max_image_pixels
+        return self.images.add(decode_image(content, *limits), filename, content)
+
+    def add_sample(self, name: str) -> StoredImage:
+        return self.images.add(sample_image(name), name, f"sample:{name}".encode())
+
+    def predictions(self, image_id: str, model_name: str | None, top: int) -> list[Prediction]:
+        model = self.models.get(model_name)
+        pixels = self.images.get(image_id).model_view(model).unsqueeze(0)
+        probs = model.probabilities(pixels)[0].float().cpu().numpy()
+        return _top(model, probs, top)
+
+    # Jobs
+
+    def start_explanation(
+        self,
+        image_id: str,
+        model_name: str | None,
+        method: str,
+        target: int | None,
+        params: Mapping[str, Any],
+    ) -> tuple[Job, bool]:
+        """(job, is new). Bad input fails here, at once; the work itself is queued."""
+        model = self.models.get(model_name)
+        explainer = METHODS.get(method)
+        reason = explainer.supports(model)
+        if reason is not None:
+            raise UnsupportedMethod(f"{method} cannot run on {model.name}: {reason}")
+        parsed = parse_params(explainer.Params, params, method).model_dump(mode="json")
+        if target is not None:
+            check_class(model, target)
+        image = self.images.get(image_id)
+        request = {
+            "image_id": image.id,
+            "model": model.name,
+            "method": method,
+            "target": target,
+            "params": parsed,
+        }
+
+        def work(progress: Progress) -> Explanation:
+            return explain(model, image.model_view(model), method, target, parsed, progress)
+
+        return self.jobs.submit("explanation", _key("explanation", request), request, work)
+
+    def start_attack(
+        self,
+        image_id: str,
+        model_name: str | None,
+        method: str,
+        target: int | None,
+        params: Mapping[str, Any],
+    ) -> tuple[Job, bool]:
+        """(job, is new); the adversarial image is stored when the job ends."""
+        model = self.models.get(model_name)
+        attacker = ATTACKS.get(method)
+        parsed = parse_params(attacker.Params, params, method).model_dump(mode="json")
+        if target is not None:
+            check_class(model, target)
+        if target is None and attacker.needs_target:
+            raise BadTarget(f"the {method} attack needs a target class")
+        image = self.images.get(image_id)
+        request = {
+            "image_id": image.id,
+            "model": model.name,
+            "method": method,
+            "target": target,
+            "params": parsed,
+        }
+
+        def work(progress: Progress) -> AttackOutcome:
+            result = attack(model, image.model_view(model), method, target, parsed, progress)
+            name = f"{image.name} after {method} (ε = {parsed['epsilon']:.4g})"
+            return AttackOutcome(result, self.images.add_pixels(result.adversarial, name))
+
+        return self.jobs.submit("attack", _key("attack", request), request, work)
+
+    def explanation(self, job_id: str) -> Explanation:
+        result = self._result(job_id, "explanation")
+        assert isinstance(result, Explanation)
+        return result
+
+    def attack_outcome(self, job_id: str) -> AttackOutcome:
+        result = self._result(job_id, "attack")
+        assert isinstance(result, AttackOutcome)
+        return result
+
+    def top(self, model_name: str, probs: np.ndarray, count: int) -> list[Prediction]:
+        return _top(self.models.get(model_name), probs, count)
+
+    def _result(self, job_id: str, kind: str) -> Any:
+        job = self.jobs.get(job_id)
+        if job.kind != kind:
+            raise JobNotFinished(f"job {job_id} is an {job.kind}, not an {kind}")
+        if job.status != JobStatus.DONE:
+            raise JobNotFinished(f"job {job_id} is {job.status}, so it has no result")
+        return job.result
+
+
+def _key(kind: str, request: Mapping[str, Any]) -> str:
+    return kind + ":" + json.dumps(request, sort_keys=True)
+
+
+def _top(model: LoadedModel, probs: np.ndarray, count: int) -> list[Prediction]:
+    order = np.argsort(probs)[::-1][:count]
+    return [Prediction(int(i), model.labels[int(i)], float(probs[i])) for i in order]

@@ -1,0 +1,116 @@
+// Calls to /api, the error banner, jobs with progress, and .npy maps. Shared by every page.
+
+export class ApiError extends Error {}
+
+const banner = document.getElementById("banner");
+banner.querySelector(".close").addEventListener("click", () => { banner.hidden = true; });
+
+export function showError(message) {
+  banner.querySelector(".message").textContent = message;  // text, never HTML
+  banner.hidden = false;
+}
+
+export function clearError() { banner.hidden = true; }
+
+async function messageOf(response) {
+  try {
+    const body = await response.json();
+    if (typeof body.detail === "string") return body.detail;
+    return JSON.stringify(body.detail ?? body);
+  } catch {
+    return `${response.status} ${response.statusText}`;
+  }
+}
+
+// fetch + JSON; a 4xx/5xx becomes an ApiError carrying the server's message.
+export async function api(path, options = {}) {
+  const init = { ...options };
+  if (options.json !== undefined) {
+    init.method = init.method ?? "POST";
+    init.headers = { "Content-Type": "application/json", ...(init.headers ?? {}) };
+    init.body = JSON.stringify(options.json);
+    delete init.json;
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    throw new ApiError(`The server cannot be reached (${error.message}).`);
+  }
+  if (!response.ok) throw new ApiError(await messageOf(response));
+  const type = response.headers.get("content-type") ?? "";
+  return type.includes("application/json") ? response.json() : response;
+}
+
+// Start a job (POST url with body), follow it by server-sent events, resolve with the final view.
+// onUpdate(view) is called on every progress event; rejects with ApiError when the job fails.
+export async function runJob(url, body, onUpdate = () => {}) {
+  const started = await api(url, { json: body });
+  onUpdate(started);
+  const final = started.status === "done" ? started : await follow(started, onUpdate);
+  if (final.status === "done") return final;
+  const error = new ApiError(final.error ?? final.status);
+  error.job = final;
+  throw error;
+}
+
+function follow(job, onUpdate) {
+  return new Promise((resolve) => {
+    const source = new EventSource(job.events_url);
+    const handle = (event) => {
+      const view = JSON.parse(event.data);
+      onUpdate(view);
+      if (event.type === "end") { source.close(); resolve(view); }
+    };
+    source.addEventListener("progress", handle);
+    source.addEventListener("end", handle);
+    source.onerror = () => {  // the stream broke: poll instead
+      source.close();
+      poll(job.id, onUpdate).then(resolve);
+    };
+  });
+}
+
+async function poll(jobId, onUpdate) {
+  for (;;) {
+    const view = await api(`/api/jobs/${jobId}`);
+    onUpdate(view);
+    if (["done", "failed", "cancelled"].includes(view.status)) return view;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}
+
+export function cancelJob(jobId) {
+  return api(`/api/jobs/${jobId}/cancel`, { method: "POST" });
+}
+
+// A little-endian float32 .npy as { shape, data }.
+export async function loadNpy(url) {
+  const response = await api(url);
+  const buffer = await response.arrayBuffer();
+  const view = new DataView(buffer);
+  const major = view.getUint8(6);
+  const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  const start = (major === 1 ? 10 : 12) + headerLength;
+  const header = new TextDecoder().decode(new Uint8Array(buffer, major === 1 ? 10 : 12, headerLength));
+  if (!header.includes("'<f4'")) throw new ApiError("the map is not float32");
+  const shape = header.match(/\(([^)]*)\)/)[1].split(",").filter((s) => s.trim()).map(Number);
+  return { shape, data: new Float32Array(buffer.slice(start)) };
+}
+
+export function formatSeconds(seconds) {
+  if (seconds == null) return "";
+  return seconds < 1 ? `${Math.round(seconds * 1000)} ms` : `${seconds.toFixed(1)} s`;
+}
+
+// Download a Response (or Blob) under a file name.
+export async function download(responseOrBlob, filename) {
+  const blob = responseOrBlob instanceof Blob ? responseOrBlob : await responseOrBlob.blob();
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+}

@@ -1,0 +1,254 @@
+// One pane per explanation: its job's progress, then the map over the image, drawn with the
+// shared display settings. Used by the explain, attack and Shapley pages.
+
+import { cancelJob, formatSeconds, loadNpy, runJob } from "./api.js";
+
+const controls = ["opacity", "colormap", "mode", "normalise", "values"];
+
+export function readDisplay() {
+  const display = {};
+  for (const id of controls) {
+    const element = document.getElementById(id);
+    if (element) display[id] = id === "opacity" ? Number(element.value) : element.value;
+  }
+  return { opacity: 0.55, colormap: "auto", mode: "overlay", normalise: "map", values: "signed", ...display };
+}
+
+export function bindDisplay(onChange) {
+  for (const id of controls) {
+    document.getElementById(id)?.addEventListener("input", () => onChange(readDisplay()));
+  }
+}
+
+// Apply the display to every pane; with shared normalisation, panes of one group share a scale.
+export function refreshPanes(panes, display = readDisplay()) {
+  const limits = new Map();
+  if (display.normalise === "shared") {
+    for (const pane of panes) {
+      if (!pane.result) continue;
+      limits.set(pane.group, Math.max(limits.get(pane.group) ?? 0, pane.result.peak));
+    }
+  }
+  for (const pane of panes) pane.applyDisplay(display, limits.get(pane.group) || null);
+}
+
+// Query string for /api/jobs/{id}/overlay.png (the server draws the same way for PNG and report).
+export function overlayQuery(display, limit, mode = display.mode) {
+  const query = new URLSearchParams({
+    opacity: display.opacity, colormap: display.colormap, mode, values: display.values,
+  });
+  if (limit) query.set("limit", limit);
+  return query.toString();
+}
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+export class Pane {
+  constructor(container, { key, title, method, group = "all", schema = null, onParams = null }) {
+    this.key = key;
+    this.method = method;
+    this.group = group;
+    this.result = null;
+    this.jobId = null;
+    this.map = null;
+    this.token = 0;
+    this.display = readDisplay();
+    this.limit = null;
+
+    this.element = element("article", "pane");
+    this.element.dataset.method = method;
+    this.element.dataset.key = key;
+    const header = element("header");
+    header.append(element("h3", null, title), (this.caption = element("span", "caption")));
+    this.stage = element("div", "stage");
+    this.base = element("img", "base");
+    this.base.alt = "";
+    this.heat = element("img", "heat");
+    this.heat.alt = `${title} map`;
+    this.busy = element("div", "busy");
+    this.progress = element("progress");
+    this.progress.max = 1;
+    this.progress.value = 0;
+    this.eta = element("span", "eta", "waiting…");
+    this.cancelButton = element("button", "cancel", "Cancel");
+    this.cancelButton.type = "button";
+    this.cancelButton.addEventListener("click", () => this.cancel());
+    this.busy.append(this.progress, this.eta, this.cancelButton);
+    this.stage.append(this.base, this.heat, this.busy);
+    this.readout = element("p", "readout", "\u00a0");
+    this.meta = element("p", "meta");
+    this.warnings = element("ul", "warnings");
+    this.downloadLink = element("a", "download", "PNG");
+    this.downloadLink.title = "Download this pane as drawn";
+    this.element.append(header, this.stage, this.readout, this.meta, this.warnings);
+    if (schema && Object.keys(schema.properties ?? {}).length && onParams) {
+      this.paramsForm = paramsForm(schema, (values) => onParams(this, values));
+      this.element.append(this.paramsForm);
+    }
+    this.element.append(this.downloadLink);
+    this.stage.addEventListener("mousemove", (event) => this.showValue(event));
+    this.stage.addEventListener("mouseleave", () => { this.readout.textContent = "\u00a0"; });
+    container.append(this.element);
+  }
+
+  setStatus(status) { this.element.dataset.status = status; }
+
+  // Start (or restart) the job; resolves with the result, or null when it failed or was cancelled.
+  async run(body, baseUrl, caption = "") {
+    const token = ++this.token;
+    if (this.jobId && this.element.dataset.status === "running") cancelJob(this.jobId).catch(() => {});
+    this.result = null;
+    this.map = null;
+    this.jobId = null;
+    this.caption.textContent = caption;
+    this.base.src = baseUrl;
+    this.heat.removeAttribute("src");
+    this.warnings.replaceChildren();
+    this.meta.textContent = "";
+    this.progress.value = 0;
+    this.eta.textContent = "waiting…";
+    this.setStatus("running");
+    try {
+      const view = await runJob("/api/explanations", body, (update) => {
+        if (token !== this.token) return;
+        this.jobId = update.id;
+        this.progress.value = update.progress;
+        this.eta.textContent = update.status === "queued" ? "waiting for a worker…"
+          : update.eta_seconds != null ? `${Math.round(update.progress * 100)} % · about ${formatSeconds(update.eta_seconds)} left`
+            : `${Math.round(update.progress * 100)} %`;
+      });
+      if (token !== this.token) return null;
+      this.show(view);
+      return view.result;
+    } catch (error) {
+      if (token !== this.token) return null;
+      const cancelled = error.job?.status === "cancelled";
+      this.setStatus(cancelled ? "cancelled" : "failed");
+      this.meta.textContent = cancelled ? "Cancelled." : `Failed: ${error.message}`;
+      return null;
+    }
+  }
+
+  show(view) {
+    this.jobId = view.id;
+    this.result = view.result;
+    const result = view.result;
+    this.setStatus("done");
+    this.element.dataset.jobId = view.id;
+    const params = Object.entries(result.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ");
+    this.meta.textContent = `${formatSeconds(result.seconds)} on ${result.device}${view.reused ? " (cached)" : ""} · `
+      + `class ${result.target_label} (${result.target}), p = ${result.probability.toFixed(3)}`
+      + (params ? ` · ${params}` : "");
+    this.warnings.replaceChildren(...result.warnings.map((w) => element("li", null, w)));
+    this.applyDisplay(this.display, this.limit);
+    loadNpy(result.map_url).then((map) => { this.map = map; }).catch(() => {});
+  }
+
+  applyDisplay(display, limit) {
+    this.display = display;
+    this.limit = limit;
+    this.stage.dataset.mode = display.mode;
+    this.heat.style.opacity = display.mode === "overlay" ? display.opacity : 1;
+    if (!this.result) return;
+    const heatUrl = `${this.result.overlay_url}?${overlayQuery(display, limit, "heatmap")}`;
+    if (this.heat.getAttribute("src") !== heatUrl) this.heat.src = heatUrl;
+    this.downloadLink.href = `${this.result.overlay_url}?${overlayQuery(display, limit)}`;
+    this.downloadLink.download = `${this.result.method}-${this.result.target}.png`;
+  }
+
+  showValue(event) {
+    if (!this.map) return;
+    const [height, width] = this.map.shape;
+    const box = this.stage.getBoundingClientRect();
+    const x = Math.min(width - 1, Math.max(0, Math.floor(((event.clientX - box.left) / box.width) * width)));
+    const y = Math.min(height - 1, Math.max(0, Math.floor(((event.clientY - box.top) / box.height) * height)));
+    const value = this.map.data[y * width + x];
+    this.readout.textContent = `value at (${x}, ${y}): ${value.toPrecision(3)}`;
+  }
+
+  cancel() {
+    if (this.jobId) cancelJob(this.jobId).catch(() => {});
+  }
+
+  remove() {
+    this.token++;
+    this.cancel();
+    this.element.remove();
+  }
+}
+
+// A form built from a method's JSON schema (the API's /methods): one input per parameter.
+export function paramsForm(schema, onApply) {
+  const details = element("details", "params");
+  details.append(element("summary", null, "Parameters"));
+  const form = element("form");
+  const readers = [];
+  for (const [name, property] of Object.entries(schema.properties ?? {})) {
+    const label = element("label", null, `${property.title ?? name} `);
+    label.title = property.description ?? "";
+    const { input, read } = inputFor(name, property);
+    label.append(input);
+    form.append(label);
+    readers.push([name, read]);
+  }
+  const apply = element("button", null, "Run with these");
+  apply.type = "submit";
+  form.append(apply);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    onApply(Object.fromEntries(readers.map(([name, read]) => [name, read()])));
+  });
+  details.append(form);
+  return details;
+}
+
+function inputFor(name, property) {
+  const nullable = (property.anyOf ?? []).some((option) => option.type === "null");
+  const spec = property.anyOf ? property.anyOf.find((option) => option.type !== "null") : property;
+  if (spec.enum) {
+    const select = element("select");
+    select.name = name;
+    select.append(...spec.enum.map((value) => new Option(value, value)));
+    select.value = property.default;
+    return { input: select, read: () => select.value };
+  }
+  if (spec.type === "array" && spec.items?.enum) {
+    const group = element("span", "choices");
+    const boxes = spec.items.enum.map((value) => {
+      const box = element("input");
+      box.type = "checkbox";
+      box.value = value;
+      box.checked = (property.default ?? []).includes(value);
+      const wrap = element("label", null, ` ${value}`);
+      wrap.prepend(box);
+      group.append(wrap);
+      return box;
+    });
+    return { input: group, read: () => boxes.filter((b) => b.checked).map((b) => b.value) };
+  }
+  const input = element("input");
+  input.name = name;
+  if (spec.type === "boolean") {
+    input.type = "checkbox";
+    input.checked = Boolean(property.default);
+    return { input, read: () => input.checked };
+  }
+  if (spec.type === "integer" || spec.type === "number") {
+    input.type = "number";
+    input.step = spec.type === "integer" ? "1" : "any";
+    if (spec.minimum !== undefined) input.min = spec.minimum;
+    if (spec.maximum !== undefined) input.max = spec.maximum;
+    input.value = property.default ?? "";
+    input.placeholder = nullable ? "default" : "";
+    return { input, read: () => (input.value === "" && nullable ? null : Number(input.value)) };
+  }
+  input.type = "text";
+  input.value = property.default ?? "";
+  input.placeholder = nullable ? "default" : "";
+  return { input, read: () => (input.value === "" && nullable ? null : input.value) };
+}

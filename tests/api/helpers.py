@@ -1,0 +1,39 @@
+import io
+import time
+from typing import Any
+
+import numpy as np
+from fastapi.testclient import TestClient
+from PIL import Image
+
+
+def png_bytes(width: int = 48, height: int = 40, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    array = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def upload(client: TestClient, content: bytes | None = None, name: str = "photo.png") -> Any:
+    response = client.post("/api/images", files={"file": (name, content or png_bytes())})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def wait_job(client: TestClient, job_id: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        view = client.get(f"/api/jobs/{job_id}").json()
+        if view["status"] in ("done", "failed", "cancelled"):
+            return view
+        assert time.monotonic() < deadline, f"job {job_id} still {view['status']}"
+        time.sleep(0.02)
+
+
+def run_explanation(client: TestClient, image_id: str, method: str, **extra: Any) -> Any:
+    response = client.post(
+        "/api/explanations", json={"image_id": image_id, "method": method, **extra}
+    )
+    assert response.status_code in (200, 201), response.text
+    return wait_job(client, response.json()["id"])
