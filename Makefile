@@ -4,7 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup demo lint test check benchmark clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup chromium demo lint test check benchmark clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,17 +17,20 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Until the web dashboard lands: explain the sample cat photo on the default model.
+# The browser tests drive Debian's chromium (never a browser that Playwright downloads).
+chromium:
+	command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
+
+# The dashboard on the default model: http://127.0.0.1:8000
 demo: setup
-	$(BIN)/lantern explain sample:chelsea --method grad_cam --png chelsea-grad-cam.png --out chelsea-grad-cam.npz
-	$(BIN)/lantern attack sample:chelsea --method fgsm --epsilon 0.03 --png chelsea-fgsm.png --out chelsea-fgsm.npz
+	$(BIN)/lantern serve
 
 lint: setup
 	$(BIN)/ruff check app tests benchmarks
 	$(BIN)/ruff format --check app tests benchmarks
 	$(BIN)/mypy
 
-test: lint
+test: lint chromium
 	$(BIN)/pytest
 
 check: test

@@ -10,6 +10,7 @@ __all__ = [
     "ImageTooLarge",
     "JobNotFinished",
     "LanternError",
+    "UnknownAsset",
     "UnknownAttack",
     "UnknownImage",
     "UnknownJob",
@@ -74,6 +75,10 @@ class BadWeights(LanternError):
 
 class Cancelled(LanternError):
     status_code = 409
+
+
+class UnknownAsset(LanternError):
+    status_code = 404
 
 
 class UnknownImage(LanternError):

@@ -41,6 +41,8 @@ def create_app(settings: Settings, models: ModelPool | None = None) -> FastAPI:
         summary="See what an image classifier looks at, and how it can be fooled.",
         version=_version(),
         lifespan=lifespan,
+        docs_url=None,  # served by app.api.pages with local files instead of a CDN
+        redoc_url=None,
     )
     app.state.workspace = workspace
     app.state.templates = Jinja2Templates(directory=ROOT / "templates")

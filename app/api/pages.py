@@ -3,9 +3,11 @@
 from pathlib import Path
 
 from fastapi import APIRouter, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 
 from app.api.deps import WorkspaceDep
+from app.errors import UnknownAsset
 from app.explain.exact_shapley import (
     LECTURE_GAME,
     LECTURE_PLAYERS,
@@ -16,6 +18,12 @@ from app.explain.exact_shapley import (
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+_SWAGGER = "/static/vendor/swagger"
+_SWAGGER_FILES = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "favicon.png": "image/png",
+}
 
 
 def _page(
@@ -57,10 +65,33 @@ def shapley_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
     )
 
 
+@router.get("/docs", response_class=HTMLResponse)
+def read_api_docs(request: Request) -> HTMLResponse:
+    """Swagger UI for /openapi.json, with its files served from here (no CDN)."""
+    return get_swagger_ui_html(
+        openapi_url=request.app.openapi_url,
+        title="Lantern API",
+        swagger_js_url=f"{_SWAGGER}/swagger-ui-bundle.js",
+        swagger_css_url=f"{_SWAGGER}/swagger-ui.css",
+        swagger_favicon_url=f"{_SWAGGER}/favicon.png",
+    )
+
+
 @router.get("/static/vendor/plotly.min.js")
 def read_plotly() -> FileResponse:
-    """Plotly.js from the `plotly` package: the page needs no CDN."""
+    """Plotly.js from the `plotly` package: the pages need no CDN."""
     import plotly
 
     bundled = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     return FileResponse(bundled, media_type="text/javascript")
+
+
+@router.get(_SWAGGER + "/{name}")
+def read_swagger_asset(name: str) -> FileResponse:
+    """Swagger UI's files, bundled in the `fastapi-offline` package."""
+    import fastapi_offline
+
+    if name not in _SWAGGER_FILES:
+        raise UnknownAsset(f"no such file: {name}")
+    folder = Path(fastapi_offline.__file__).parent / "static"
+    return FileResponse(folder / name, media_type=_SWAGGER_FILES[name])

@@ -1,0 +1,1 @@
+"""The bounded job queue and the stores behind the server: uploaded images, finished jobs."""
