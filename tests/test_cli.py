@@ -260,3 +260,24 @@ def test_models_says_where_missing_weights_go(capsys) -> None:
     assert main(["models"]) == 0
     line = next(row for row in capsys.readouterr().out.splitlines() if "resnet50 " in row)
     assert "put a state dict at" in line and "torchvision-resnet50.safetensors" in line
+
+
+def test_serve_refuses_bad_settings_before_starting(capsys, monkeypatch) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: pytest.fail("must not start"))
+    assert main(["serve", "--model", "resnet"]) == 2
+    assert "unknown model 'resnet'" in capsys.readouterr().err
+    assert main(["serve", "--port", "70000"]) == 2
+    assert "--port: 70000 is not a port number" in capsys.readouterr().err
+
+
+def test_serve_starts_uvicorn_with_the_chosen_model(capsys, monkeypatch) -> None:
+    import uvicorn
+
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.update(app=app, **options))
+    assert main(["serve", "--port", "8123", "--model", "torchvision/resnet18"]) == 0
+    assert started["port"] == 8123 and started["host"] == "127.0.0.1"
+    assert started["app"].state.workspace.settings.default_model == "torchvision/resnet18"
+    assert "http://127.0.0.1:8123/" in capsys.readouterr().out
