@@ -22,16 +22,23 @@ class ModelPool:
         self._models = {model.name: model for model in preloaded}
         self._preloaded = list(self._models)
         self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
 
     def get(self, name: str | None = None) -> LoadedModel:
-        """The model `name` (default: the settings' default model), loading it if needed."""
+        """The model `name` (default: the settings' default model), loading it if needed.
+
+        Loading one model (seconds) does not hold up requests for models already loaded."""
         name = name or self._settings.default_model
         with self._lock:
-            model = self._models.get(name)
-            if model is None:
+            if name in self._models:
+                return self._models[name]
+            loading = self._loading.setdefault(name, threading.Lock())
+        with loading:
+            if name not in self._models:
                 model = self._loader(name, self._settings)
-                self._models[name] = model
-            return model
+                with self._lock:
+                    self._models[name] = model
+            return self._models[name]
 
     def is_loaded(self, name: str) -> bool:
         return name in self._models
