@@ -5,7 +5,7 @@ and tests can use a Workspace directly.
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,21 +85,11 @@ class Workspace:
         if reason is not None:
             raise UnsupportedMethod(f"{method} cannot run on {model.name}: {reason}")
         parsed = parse_params(explainer.Params, params, method).model_dump(mode="json")
-        if target is not None:
-            check_class(model, target)
-        image = self.images.get(image_id)
-        request = {
-            "image_id": image.id,
-            "model": model.name,
-            "method": method,
-            "target": target,
-            "params": parsed,
-        }
 
-        def work(progress: Progress) -> Explanation:
+        def work(image: StoredImage, progress: Progress) -> Explanation:
             return explain(model, image.model_view(model), method, target, parsed, progress)
 
-        return self.jobs.submit("explanation", _key("explanation", request), request, work)
+        return self._start("explanation", model, image_id, method, target, parsed, work)
 
     def start_attack(
         self,
@@ -113,25 +103,39 @@ class Workspace:
         model = self.models.get(model_name)
         attacker = ATTACKS.get(method)
         parsed = parse_params(attacker.Params, params, method).model_dump(mode="json")
-        if target is not None:
-            check_class(model, target)
         if target is None and attacker.needs_target:
             raise BadTarget(f"the {method} attack needs a target class")
+
+        def work(image: StoredImage, progress: Progress) -> AttackOutcome:
+            result = attack(model, image.model_view(model), method, target, parsed, progress)
+            name = f"{image.name} after {method} (ε = {parsed['epsilon']:.4g})"
+            return AttackOutcome(result, self.images.add_pixels(result.adversarial, name))
+
+        return self._start("attack", model, image_id, method, target, parsed, work)
+
+    def _start(
+        self,
+        kind: str,
+        model: LoadedModel,
+        image_id: str,
+        method: str,
+        target: int | None,
+        params: dict[str, Any],
+        work: Callable[[StoredImage, Progress], Any],
+    ) -> tuple[Job, bool]:
+        """Queue `work` on an image, keyed by everything that decides its result."""
+        if target is not None:
+            check_class(model, target)
         image = self.images.get(image_id)
         request = {
             "image_id": image.id,
             "model": model.name,
             "method": method,
             "target": target,
-            "params": parsed,
+            "params": params,
         }
-
-        def work(progress: Progress) -> AttackOutcome:
-            result = attack(model, image.model_view(model), method, target, parsed, progress)
-            name = f"{image.name} after {method} (ε = {parsed['epsilon']:.4g})"
-            return AttackOutcome(result, self.images.add_pixels(result.adversarial, name))
-
-        return self.jobs.submit("attack", _key("attack", request), request, work)
+        key = kind + ":" + json.dumps(request, sort_keys=True)
+        return self.jobs.submit(kind, key, request, lambda progress: work(image, progress))
 
     def explanation(self, job_id: str) -> Explanation:
         result = self._result(job_id, "explanation")
@@ -153,10 +157,6 @@ class Workspace:
         if job.status != JobStatus.DONE:
             raise JobNotFinished(f"job {job_id} is {job.status}, so it has no result")
         return job.result
-
-
-def _key(kind: str, request: Mapping[str, Any]) -> str:
-    return kind + ":" + json.dumps(request, sort_keys=True)
 
 
 def _top(model: LoadedModel, probs: np.ndarray, count: int) -> list[Prediction]:

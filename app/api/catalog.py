@@ -1,11 +1,13 @@
 """What can be used: models, their classes, methods, attacks and the sample photos."""
 
+from typing import Any
+
 from fastapi import APIRouter, Response
 
 from app.api.deps import WorkspaceDep, png_response
 from app.api.schemas import CatalogEntry, ModelView, SampleView
-from app.attacks import ATTACKS
-from app.explain import METHODS
+from app.attacks import ATTACKS, Attack
+from app.explain import METHODS, Method
 from app.imaging import SAMPLES, sample_image
 from app.zoo import MODELS, get_spec
 
@@ -52,33 +54,27 @@ def list_classes(name: str, workspace: WorkspaceDep) -> list[str]:
     return get_spec(name).labels()
 
 
+def _entry(item: Method | Attack, **extra: Any) -> CatalogEntry:
+    return CatalogEntry(
+        name=item.name,
+        title=item.title,
+        reference=item.reference,
+        parameters=item.Params.model_json_schema(),
+        **extra,
+    )
+
+
 @router.get("/methods")
 def list_methods() -> list[CatalogEntry]:
     return [
-        CatalogEntry(
-            name=method.name,
-            title=method.title,
-            reference=method.reference,
-            signed=method.signed,
-            in_default_panel=method.in_default_panel,
-            parameters=method.Params.model_json_schema(),
-        )
+        _entry(method, signed=method.signed, in_default_panel=method.in_default_panel)
         for method in METHODS
     ]
 
 
 @router.get("/attacks")
 def list_attacks() -> list[CatalogEntry]:
-    return [
-        CatalogEntry(
-            name=attacker.name,
-            title=attacker.title,
-            reference=attacker.reference,
-            needs_target=attacker.needs_target,
-            parameters=attacker.Params.model_json_schema(),
-        )
-        for attacker in ATTACKS
-    ]
+    return [_entry(attacker, needs_target=attacker.needs_target) for attacker in ATTACKS]
 
 
 @router.get("/samples")

@@ -1,7 +1,7 @@
 // The attack page: perturb the image, show predictions before and after, and explain both.
 
 import { api, clearError, runJob, showError } from "./api.js";
-import { bindDisplay, Pane, paramsForm, refreshPanes } from "./panes.js";
+import { bindDisplay, methodCheckboxes, Pane, paramsForm, refreshPanes, tickedMethods } from "./panes.js";
 import { drawPredictions, parseClass, setUp, state } from "./workspace.js";
 
 const DEFAULT_METHODS = ["grad_cam", "saliency"];
@@ -19,17 +19,7 @@ async function main() {
   for (const attack of attacks) methodSelect.append(new Option(attack.title, attack.name));
   methodSelect.addEventListener("change", showAttackParams);
   showAttackParams();
-  const methodsElement = document.getElementById("methods");
-  for (const method of methods) {
-    const label = document.createElement("label");
-    const box = document.createElement("input");
-    box.type = "checkbox";
-    box.name = "method";
-    box.value = method.name;
-    box.checked = DEFAULT_METHODS.includes(method.name);
-    label.append(box, ` ${method.title}`);
-    methodsElement.append(label);
-  }
+  methodCheckboxes(document.getElementById("methods"), methods, (m) => DEFAULT_METHODS.includes(m.name));
   epsilon.addEventListener("input", showEpsilon);
   showEpsilon();
   runButton.addEventListener("click", runAttack);
@@ -111,7 +101,7 @@ function explainBoth(result) {
   panes = [];
   const pairs = document.getElementById("pairs");
   pairs.replaceChildren();
-  const chosen = [...document.querySelectorAll("#methods input[name=method]:checked")].map((b) => b.value);
+  const chosen = tickedMethods(document.getElementById("methods"));
   for (const name of chosen) {
     const method = methods.find((m) => m.name === name);
     const row = document.createElement("div");

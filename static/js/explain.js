@@ -1,7 +1,7 @@
 // The explain page: one image, a class, and a pane per ticked method, side by side.
 
 import { api, clearError, download, showError } from "./api.js";
-import { bindDisplay, Pane, readDisplay, refreshPanes } from "./panes.js";
+import { bindDisplay, methodCheckboxes, Pane, readDisplay, refreshPanes, tickedMethods } from "./panes.js";
 import { drawPredictions, parseClass, setUp, state } from "./workspace.js";
 
 const panesElement = document.getElementById("panes");
@@ -15,18 +15,7 @@ let target = null;  // null = the top-1 class
 
 async function main() {
   methods = await api("/api/methods");
-  for (const method of methods) {
-    const label = document.createElement("label");
-    const box = document.createElement("input");
-    box.type = "checkbox";
-    box.name = "method";
-    box.value = method.name;
-    box.checked = method.in_default_panel;
-    box.addEventListener("change", () => syncPanes());
-    label.title = `${method.reference}${method.signed ? " · signed" : ""}`;
-    label.append(box, ` ${method.title}`);
-    methodsElement.append(label);
-  }
+  methodCheckboxes(methodsElement, methods, (method) => method.in_default_panel, () => syncPanes());
   bindDisplay(() => refreshPanes(panes.values()));
   document.getElementById("class-search").addEventListener("change", (event) => {
     const index = parseClass(event.target.value);
@@ -37,10 +26,6 @@ async function main() {
   await setUp({
     imageChanged: () => { target = null; return showImage(); },  // also after a model change
   });
-}
-
-function ticked() {
-  return [...methodsElement.querySelectorAll("input[name=method]:checked")].map((box) => box.value);
 }
 
 async function showImage() {
@@ -70,7 +55,7 @@ function retarget(index) {
 // Add panes for newly ticked methods, remove unticked ones; with rerun, restart every pane.
 function syncPanes({ rerun = false } = {}) {
   if (!state.image) return;
-  const wanted = ticked();
+  const wanted = tickedMethods(methodsElement);
   for (const [method, pane] of panes) {
     if (!wanted.includes(method)) { pane.remove(); panes.delete(method); }
   }

@@ -5,6 +5,26 @@ import { cancelJob, formatSeconds, loadNpy, runJob } from "./api.js";
 
 const controls = ["opacity", "colormap", "mode", "normalise", "values"];
 
+// One checkbox per method (the API's /methods, in menu order) in `container`.
+export function methodCheckboxes(container, methods, isTicked, onChange = () => {}) {
+  for (const method of methods) {
+    const label = element("label");
+    const box = element("input");
+    box.type = "checkbox";
+    box.name = "method";
+    box.value = method.name;
+    box.checked = isTicked(method);
+    box.addEventListener("change", onChange);
+    label.title = `${method.reference}${method.signed ? " · signed map" : ""}`;
+    label.append(box, ` ${method.title}`);
+    container.append(label);
+  }
+}
+
+export function tickedMethods(container) {
+  return [...container.querySelectorAll("input[name=method]:checked")].map((box) => box.value);
+}
+
 export function readDisplay() {
   const display = {};
   for (const id of controls) {
