@@ -1,4 +1,4 @@
-"""`lantern serve | models | methods | explain | attack | shapley`: the product, as commands.
+"""`lantern serve | explain | attack | sanity | faithfulness | ...`: the product, as commands.
 
 Bad input ends with one line on stderr and exit code 2; never a traceback (unless --debug).
 """
@@ -20,8 +20,10 @@ from app.errors import BadParameter, LanternError
 from app.explain import METHODS, explain
 from app.explain.exact_shapley import LECTURE_GAME, LECTURE_PLAYERS, shapley_values
 from app.imaging import amplify, pixels_to_image, read_image, render_overlay, sample_image
+from app.imaging.overlay import scale_map
 from app.registry import Registry
 from app.settings import Settings, get_settings
+from app.trust import METRICS, faithfulness, randomization_test
 from app.zoo import MODELS, LoadedModel, get_spec, load_model
 
 __all__ = ["main"]
@@ -29,6 +31,7 @@ __all__ = ["main"]
 _BAD_INPUT = 2
 _INTERNAL = 1
 _BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports
+_PICTURE = "write a picture of the result"
 
 
 def _parse_param(text: str) -> tuple[str, str]:
@@ -55,7 +58,7 @@ def _build_parser() -> argparse.ArgumentParser:
     commands.add_parser("methods", help="list explanation methods and attacks with parameters")
     commands.add_parser("shapley", help="exact Shapley values of the lecture's three-person game")
 
-    def add_common(sub: argparse.ArgumentParser) -> None:
+    def add_common(sub: argparse.ArgumentParser, png: str = _PICTURE) -> None:
         sub.add_argument("image", help="an image file, or sample:NAME (chelsea, coffee, ...)")
         sub.add_argument("--model", help="model name (see `lantern models`)")
         sub.add_argument("--weights", type=Path, help="your own weights for that architecture")
@@ -70,7 +73,8 @@ def _build_parser() -> argparse.ArgumentParser:
             metavar="KEY=VALUE",
             help="a method parameter (repeatable; see `lantern methods`)",
         )
-        sub.add_argument("--png", type=Path, help="write a picture of the result")
+        if png:
+            sub.add_argument("--png", type=Path, help=png)
 
     explain = commands.add_parser("explain", help="explain one class of the prediction")
     add_common(explain)
@@ -82,6 +86,25 @@ def _build_parser() -> argparse.ArgumentParser:
     attack.add_argument("--method", required=True, choices=ATTACKS.names())
     attack.add_argument("--epsilon", type=float, required=True, help="L∞ budget in [0, 1] pixels")
     attack.add_argument("--out", type=Path, required=True, help="write the result as .npz")
+
+    sanity = commands.add_parser(
+        "sanity", help="does the map change when the model's weights are randomised?"
+    )
+    add_common(sanity, png="write the original map and each randomised one, side by side")
+    sanity.add_argument("--method", required=True, choices=METHODS.names())
+    sanity.add_argument("--mode", choices=["cascading", "independent"], default="cascading")
+    sanity.add_argument("--steps", type=int, default=8, help="points of the cascade (2 to 100)")
+    sanity.add_argument("--seed", type=int, default=0)
+    sanity.add_argument("--out", type=Path, help="write the similarities per layer as JSON")
+
+    faithful = commands.add_parser(
+        "faithfulness", help="deletion and insertion curves of the map, against a random map"
+    )
+    add_common(faithful, png="")
+    faithful.add_argument("--method", required=True, choices=METHODS.names())
+    faithful.add_argument("--steps", type=int, default=32, help="points per curve - 1")
+    faithful.add_argument("--seed", type=int, default=0, help="seed of the random map")
+    faithful.add_argument("--out", type=Path, help="write the curves and AUCs as JSON")
     return parser
 
 
@@ -203,6 +226,60 @@ def _serve(args: argparse.Namespace) -> None:
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
 
 
+def _sanity(args: argparse.Namespace) -> None:
+    model, pixels = _load(args)
+    result = randomization_test(
+        model,
+        pixels,
+        args.method,
+        _target(model, args.target),
+        dict(args.param),
+        args.mode,
+        args.steps,
+        args.seed,
+    )
+    if args.out:
+        _write(args.out, lambda path: path.write_text(json.dumps(result.summary(), indent=2)))
+    if args.png:
+        maps = [result.original, *result.maps]
+        strip = np.concatenate([scale_map(np.abs(m), signed=False) for m in maps], axis=1)
+        picture = pixels_to_image(np.repeat(strip[None], 3, axis=0))
+        _write(args.png, lambda path: picture.save(path, format="PNG"))
+    print(f"{model.name} · {result.method} · {result.mode} randomisation · {result.seconds:.1f} s")
+    print("  randomised to     rank |r|   rank r    SSIM    HOG")
+    for index, layer in enumerate(result.steps):
+        values = [result.similarity[metric][index] for metric in METRICS]
+        print(f"  {layer:16s}" + "".join(f"{value:9.3f}" for value in values))
+    verdict = "passes" if result.passes else "fails"
+    print(
+        f"mean rank correlation {result.mean_rank_correlation:.3f}: {verdict} "
+        f"(passes below {result.threshold})"
+    )
+
+
+def _faithfulness(args: argparse.Namespace) -> None:
+    model, pixels = _load(args)
+    result = faithfulness(
+        model,
+        pixels,
+        args.method,
+        _target(model, args.target),
+        dict(args.param),
+        steps=args.steps,
+        seed=args.seed,
+    )
+    summary = result.summary()
+    if args.out:
+        _write(args.out, lambda path: path.write_text(json.dumps(summary, indent=2)))
+    print(f"{model.name} · {result.method} · class {result.target} · {result.seconds:.1f} s")
+    print("                  deletion AUC (lower is better)   insertion AUC (higher is better)")
+    print(f"  {result.method:16s}{summary['deletion_auc']:14.3f}{summary['insertion_auc']:34.3f}")
+    print(
+        f"  {'random map':16s}{summary['random_deletion_auc']:14.3f}"
+        f"{summary['random_insertion_auc']:34.3f}"
+    )
+
+
 def _models(args: argparse.Namespace) -> None:
     settings = _settings(args)
     for spec in MODELS:
@@ -230,6 +307,8 @@ _COMMANDS = {
     "serve": _serve,
     "explain": _explain,
     "attack": _attack,
+    "sanity": _sanity,
+    "faithfulness": _faithfulness,
     "models": _models,
     "methods": _methods,
     "shapley": _shapley,

@@ -281,3 +281,31 @@ def test_serve_starts_uvicorn_with_the_chosen_model(capsys, monkeypatch) -> None
     assert started["port"] == 8123 and started["host"] == "127.0.0.1"
     assert started["app"].state.workspace.settings.default_model == "torchvision/resnet18"
     assert "http://127.0.0.1:8123/" in capsys.readouterr().out
+
+
+def test_sanity_and_faithfulness_write_json(tmp_path, capsys, default_model, chelsea) -> None:
+    from app.trust import faithfulness, randomization_test
+
+    out = tmp_path / "sanity.json"
+    picture = tmp_path / "sanity.png"
+    argv = ["sanity", "sample:chelsea", "--method", "grad_cam", "--steps", "3"]
+    assert main([*argv, "--out", str(out), "--png", str(picture), "--device", "cpu"]) == 0
+    written = json.loads(out.read_text())
+    expected = randomization_test(default_model, chelsea, "grad_cam", steps=3)
+    assert written["steps"] == expected.steps == ["_fc", "_blocks.8", "_conv_stem"]
+    assert written["similarity"] == expected.similarity
+    assert written["passes"] == expected.passes
+    assert Image.open(picture).size == (224 * 4, 224)
+    assert "mean rank correlation" in capsys.readouterr().out
+
+    out = tmp_path / "faithfulness.json"
+    argv = ["faithfulness", "sample:chelsea", "--method", "grad_cam", "--steps", "4"]
+    assert main([*argv, "--out", str(out), "--device", "cpu"]) == 0
+    written = json.loads(out.read_text())
+    expected_curves = faithfulness(default_model, chelsea, "grad_cam", steps=4).summary()
+    for key in ("deletion_auc", "insertion_auc", "random_deletion_auc", "random_insertion_auc"):
+        assert written[key] == pytest.approx(expected_curves[key], rel=1e-5)
+    assert written["fractions"] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert "deletion AUC" in capsys.readouterr().out
+    assert main(["faithfulness", "sample:chelsea", "--method", "grad_cam", "--steps", "1"]) == 2
+    assert "steps: 1 is outside" in capsys.readouterr().err
