@@ -7,7 +7,7 @@ and tests can use a Workspace directly.
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from app.imaging import decode_image, sample_image
 from app.jobs.images import ImageStore, StoredImage
 from app.jobs.queue import Job, JobQueue, JobStatus
 from app.settings import Settings
+from app.trust import FaithfulnessResult, RandomizationResult, faithfulness, randomization_test
 from app.zoo import LoadedModel
 from app.zoo.pool import ModelPool
 
@@ -80,11 +81,7 @@ class Workspace:
     ) -> tuple[Job, bool]:
         """(job, is new). Bad input fails here, at once; the work itself is queued."""
         model = self.models.get(model_name)
-        explainer = METHODS.get(method)
-        reason = explainer.supports(model)
-        if reason is not None:
-            raise UnsupportedMethod(f"{method} cannot run on {model.name}: {reason}")
-        parsed = parse_params(explainer.Params, params, method).model_dump(mode="json")
+        parsed = _method_params(model, method, params)
 
         def work(image: StoredImage, progress: Progress) -> Explanation:
             return explain(model, image.model_view(model), method, target, parsed, progress)
@@ -113,6 +110,53 @@ class Workspace:
 
         return self._start("attack", model, image_id, method, target, parsed, work)
 
+    def start_sanity(
+        self,
+        image_id: str,
+        model_name: str | None,
+        method: str,
+        target: int | None,
+        params: Mapping[str, Any],
+        mode: Literal["cascading", "independent"],
+        steps: int,
+        seed: int,
+    ) -> tuple[Job, bool]:
+        """The model-randomisation test of one method's map, as a job."""
+        model = self.models.get(model_name)
+        parsed = _method_params(model, method, params)
+        settings = {"method_params": parsed, "mode": mode, "steps": steps, "seed": seed}
+
+        def work(image: StoredImage, progress: Progress) -> RandomizationResult:
+            pixels = image.model_view(model)
+            return randomization_test(
+                model, pixels, method, target, parsed, mode, steps, seed, progress
+            )
+
+        return self._start("sanity", model, image_id, method, target, settings, work)
+
+    def start_faithfulness(
+        self,
+        image_id: str,
+        model_name: str | None,
+        method: str,
+        target: int | None,
+        params: Mapping[str, Any],
+        steps: int,
+        seed: int,
+    ) -> tuple[Job, bool]:
+        """Deletion and insertion curves of one method's map (and a random map's), as a job."""
+        model = self.models.get(model_name)
+        parsed = _method_params(model, method, params)
+        settings = {"method_params": parsed, "steps": steps, "seed": seed}
+
+        def work(image: StoredImage, progress: Progress) -> FaithfulnessResult:
+            pixels = image.model_view(model)
+            return faithfulness(
+                model, pixels, method, target, parsed, steps=steps, seed=seed, progress=progress
+            )
+
+        return self._start("faithfulness", model, image_id, method, target, settings, work)
+
     def _start(
         self,
         kind: str,
@@ -137,6 +181,11 @@ class Workspace:
         key = kind + ":" + json.dumps(request, sort_keys=True)
         return self.jobs.submit(kind, key, request, lambda progress: work(image, progress))
 
+    def sanity(self, job_id: str) -> RandomizationResult:
+        result = self._result(job_id, "sanity")
+        assert isinstance(result, RandomizationResult)
+        return result
+
     def explanation(self, job_id: str) -> Explanation:
         result = self._result(job_id, "explanation")
         assert isinstance(result, Explanation)
@@ -153,10 +202,20 @@ class Workspace:
     def _result(self, job_id: str, kind: str) -> Any:
         job = self.jobs.get(job_id)
         if job.kind != kind:
-            raise JobNotFinished(f"job {job_id} is an {job.kind}, not an {kind}")
+            raise JobNotFinished(f"job {job_id} is of kind '{job.kind}', not '{kind}'")
         if job.status != JobStatus.DONE:
             raise JobNotFinished(f"job {job_id} is {job.status}, so it has no result")
         return job.result
+
+
+def _method_params(model: LoadedModel, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The method's parameters, validated, for a method that can run on `model`."""
+    explainer = METHODS.get(method)
+    reason = explainer.supports(model)
+    if reason is not None:
+        raise UnsupportedMethod(f"{method} cannot run on {model.name}: {reason}")
+    parsed: dict[str, Any] = parse_params(explainer.Params, params, method).model_dump(mode="json")
+    return parsed
 
 
 def _top(model: LoadedModel, probs: np.ndarray, count: int) -> list[Prediction]:

@@ -22,7 +22,7 @@ router = APIRouter(tags=["jobs"])
 _POLL_SECONDS = 0.1
 
 
-def _started(started: tuple[Job, bool], workspace: Workspace) -> JSONResponse:
+def started_response(started: tuple[Job, bool], workspace: Workspace) -> JSONResponse:
     """201 for a new job, 200 for the job of an identical earlier request (a cache hit)."""
     job, new = started
     view = JobView.of(job, workspace, reused=not new)
@@ -35,7 +35,7 @@ def create_explanation(body: ExplanationRequest, workspace: WorkspaceDep) -> JSO
     started = workspace.start_explanation(
         body.image_id, body.model, body.method, body.target, body.params
     )
-    return _started(started, workspace)
+    return started_response(started, workspace)
 
 
 @router.post("/attacks", response_model=JobView, status_code=201)
@@ -44,7 +44,7 @@ def create_attack(body: AttackRequest, workspace: WorkspaceDep) -> JSONResponse:
     started = workspace.start_attack(
         body.image_id, body.model, body.method, body.target, body.params
     )
-    return _started(started, workspace)
+    return started_response(started, workspace)
 
 
 @router.get("/jobs/{job_id}")

@@ -10,6 +10,7 @@ from app.explain.registry import METHODS
 from app.imaging import Display, map_peak
 from app.jobs.images import StoredImage
 from app.jobs.queue import Job
+from app.trust import FaithfulnessResult, RandomizationResult
 from app.workspace import AttackOutcome, Prediction, Workspace
 
 __all__ = [
@@ -18,12 +19,16 @@ __all__ = [
     "CatalogEntry",
     "ExplanationRequest",
     "ExplanationView",
+    "FaithfulnessRequest",
+    "FaithfulnessView",
     "ImageView",
     "JobView",
     "ModelView",
     "PredictionView",
     "ReportRequest",
     "SampleView",
+    "SanityRequest",
+    "SanityView",
 ]
 
 
@@ -187,15 +192,67 @@ class AttackView(BaseModel):
         )
 
 
+class SanityRequest(ExplanationRequest):
+    mode: Literal["cascading", "independent"] = Field(
+        "cascading", description="Randomise from the top down, or one layer at a time"
+    )
+    steps: int = Field(8, ge=2, le=100, description="Layers (points of the cascade) to compute")
+    seed: int = Field(0, ge=0, description="Seed of the re-initialisation")
+
+
+class FaithfulnessRequest(ExplanationRequest):
+    steps: int = Field(32, ge=2, le=1000, description="Points per curve, minus one")
+    seed: int = Field(0, ge=0, description="Seed of the random reference map")
+
+
+class SanityView(BaseModel):
+    method: str
+    model: str
+    target: int
+    mode: str
+    steps: list[str] = Field(description="Per step: the last layer randomised (or the only one)")
+    similarity: dict[str, list[float]] = Field(description="Metric -> one value per step")
+    mean_rank_correlation: float
+    passes: bool
+    threshold: float
+    seconds: float
+    map_urls: list[str] = Field(description="The randomised maps, one PNG per step")
+
+    @classmethod
+    def of(cls, job_id: str, result: RandomizationResult) -> "SanityView":
+        return cls(
+            **result.summary(),
+            map_urls=[f"/api/jobs/{job_id}/randomized/{k}.png" for k in range(len(result.maps))],
+        )
+
+
+class FaithfulnessView(BaseModel):
+    method: str
+    model: str
+    target: int
+    deletion_baseline: str
+    insertion_baseline: str
+    fractions: list[float]
+    deletion: list[float]
+    insertion: list[float]
+    deletion_auc: float
+    insertion_auc: float
+    random_deletion: list[float]
+    random_insertion: list[float]
+    random_deletion_auc: float
+    random_insertion_auc: float
+    seconds: float
+
+
 class JobView(BaseModel):
     id: str
-    kind: Literal["explanation", "attack"]
+    kind: Literal["explanation", "attack", "sanity", "faithfulness"]
     status: Literal["queued", "running", "done", "failed", "cancelled"]
     progress: float = Field(ge=0.0, le=1.0)
     eta_seconds: float | None
     elapsed_seconds: float | None
     request: dict[str, Any]
-    result: ExplanationView | AttackView | None = None
+    result: ExplanationView | AttackView | SanityView | FaithfulnessView | None = None
     error: str | None = None
     error_status: int | None = None
     reused: bool = Field(False, description="True when an identical earlier job answered")
@@ -204,11 +261,16 @@ class JobView(BaseModel):
 
     @classmethod
     def of(cls, job: Job, workspace: Workspace, reused: bool = False) -> "JobView":
-        result: ExplanationView | AttackView | None = None
-        if job.status == "done" and isinstance(job.result, Explanation):
+        result: ExplanationView | AttackView | SanityView | FaithfulnessView | None = None
+        done = job.status == "done"
+        if done and isinstance(job.result, Explanation):
             result = ExplanationView.of(job.id, job.result)
-        elif job.status == "done" and isinstance(job.result, AttackOutcome):
+        elif done and isinstance(job.result, AttackOutcome):
             result = AttackView.of(job.id, job.result, workspace)
+        elif done and isinstance(job.result, RandomizationResult):
+            result = SanityView.of(job.id, job.result)
+        elif done and isinstance(job.result, FaithfulnessResult):
+            result = FaithfulnessView(**job.result.summary())
         return cls(
             id=job.id,
             kind=job.kind,

@@ -1,0 +1,61 @@
+"""Sanity checks and faithfulness over HTTP equal the Python API's results."""
+
+import io
+
+import pytest
+from PIL import Image
+
+from app.trust import faithfulness, randomization_test
+from tests.api.helpers import png_bytes, upload, wait_job
+
+
+def model_view(tiny_model):
+    return tiny_model.preprocessing.model_view(Image.open(io.BytesIO(png_bytes())).convert("RGB"))
+
+
+def test_sanity_job(client, tiny_model) -> None:
+    image = upload(client)
+    body = {"image_id": image["id"], "method": "saliency", "target": 2, "steps": 3}
+    response = client.post("/api/sanity", json=body)
+    assert response.status_code == 201
+    view = wait_job(client, response.json()["id"])
+    assert view["kind"] == "sanity" and view["status"] == "done"
+    result = view["result"]
+    expected = randomization_test(tiny_model, model_view(tiny_model), "saliency", 2, steps=3)
+    assert result["steps"] == expected.steps and result["passes"] == expected.passes
+    assert result["similarity"]["spearman_abs"] == pytest.approx(
+        expected.similarity["spearman_abs"]
+    )
+    strip = client.get(result["map_urls"][-1])
+    assert strip.status_code == 200 and Image.open(io.BytesIO(strip.content)).size == (32, 32)
+    assert client.get(result["map_urls"][-1].replace("/2.png", "/9.png")).status_code == 422
+    assert client.post("/api/sanity", json=body).json()["reused"]
+
+
+def test_faithfulness_job(client, tiny_model) -> None:
+    image = upload(client)
+    body = {"image_id": image["id"], "method": "grad_cam", "steps": 4}
+    view = wait_job(client, client.post("/api/faithfulness", json=body).json()["id"])
+    result = view["result"]
+    expected = faithfulness(tiny_model, model_view(tiny_model), "grad_cam", steps=4).summary()
+    assert result["fractions"] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    for key in ("deletion_auc", "insertion_auc", "random_deletion_auc", "random_insertion_auc"):
+        assert result[key] == pytest.approx(expected[key], rel=1e-5)
+    # A faithfulness job has no randomised maps.
+    assert client.get(f"/api/jobs/{view['id']}/randomized/0.png").status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "words"),
+    [
+        ("/api/sanity", {"method": "saliency", "steps": 1}, 422, "steps"),
+        ("/api/sanity", {"method": "saliency", "mode": "sideways"}, 422, "mode"),
+        ("/api/sanity", {"method": "nope"}, 404, "unknown explanation method"),
+        ("/api/faithfulness", {"method": "occlusion", "params": {"window": 0}}, 422, "window"),
+        ("/api/faithfulness", {"method": "saliency", "target": 99}, 422, "out of range"),
+    ],
+)
+def test_bad_trust_requests(client, path, body, status, words) -> None:
+    image = upload(client)
+    response = client.post(path, json={"image_id": image["id"], **body})
+    assert response.status_code == status and words in response.json()["detail"]
