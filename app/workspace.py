@@ -148,11 +148,22 @@ class Workspace:
         model = self.models.get(model_name)
         parsed = _method_params(model, method, params)
         settings = {"method_params": parsed, "steps": steps, "seed": seed}
+        # The map itself is usually on screen already: reuse it instead of computing it again.
+        same = {"image_id": image_id, "model": model.name, "method": method, "target": target}
+        shown = self.jobs.finished(_key("explanation", {**same, "params": parsed}))
 
         def work(image: StoredImage, progress: Progress) -> FaithfulnessResult:
             pixels = image.model_view(model)
             return faithfulness(
-                model, pixels, method, target, parsed, steps=steps, seed=seed, progress=progress
+                model,
+                pixels,
+                method,
+                target,
+                parsed,
+                steps=steps,
+                seed=seed,
+                progress=progress,
+                explanation=None if shown is None else shown.result,
             )
 
         return self._start("faithfulness", model, image_id, method, target, settings, work)
@@ -178,8 +189,9 @@ class Workspace:
             "target": target,
             "params": params,
         }
-        key = kind + ":" + json.dumps(request, sort_keys=True)
-        return self.jobs.submit(kind, key, request, lambda progress: work(image, progress))
+        return self.jobs.submit(
+            kind, _key(kind, request), request, lambda progress: work(image, progress)
+        )
 
     def sanity(self, job_id: str) -> RandomizationResult:
         result = self._result(job_id, "sanity")
@@ -206,6 +218,11 @@ class Workspace:
         if job.status != JobStatus.DONE:
             raise JobNotFinished(f"job {job_id} is {job.status}, so it has no result")
         return job.result
+
+
+def _key(kind: str, request: Mapping[str, Any]) -> str:
+    """What decides a job's result: equal keys, equal results (the cache)."""
+    return kind + ":" + json.dumps(request, sort_keys=True)
 
 
 def _method_params(model: LoadedModel, method: str, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -102,6 +102,12 @@ class JobQueue:
             self._forget_old()
             return job, True
 
+    def finished(self, key: str) -> Job | None:
+        """The job with this key if it is done, else None."""
+        with self._lock:
+            job = self._jobs.get(self._by_key.get(key, ""))
+        return job if job is not None and job.status == JobStatus.DONE else None
+
     def get(self, job_id: str) -> Job:
         with self._lock:
             job = self._jobs.get(job_id)

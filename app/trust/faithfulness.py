@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from app.errors import BadParameter
-from app.explain import explain
+from app.explain import Explanation, explain
 from app.explain._baselines import Baseline, make_baseline
 from app.explain.base import Progress, no_progress
 from app.zoo import LoadedModel
@@ -127,14 +127,16 @@ def faithfulness(
     insertion_baseline: Baseline = "blur",
     seed: int = 0,
     progress: Progress = no_progress,
+    explanation: Explanation | None = None,
 ) -> FaithfulnessResult:
-    """Explain, then measure the map's deletion and insertion curves and a random map's."""
+    """Explain (or take `explanation`, the same method's map of the same image and class), then
+    measure the map's deletion and insertion curves and a random map's."""
     started = time.perf_counter()
 
     def part(offset: int) -> Progress:
         return lambda done, total: progress(offset * total + done, 3 * total)
 
-    result = explain(model, pixels, method, target, params, part(0))
+    result = explanation or explain(model, pixels, method, target, params, part(0))
     noise = np.random.default_rng(seed).random(result.attribution.shape)
     curves, random = (
         deletion_insertion(

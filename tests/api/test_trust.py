@@ -59,3 +59,19 @@ def test_bad_trust_requests(client, path, body, status, words) -> None:
     image = upload(client)
     response = client.post(path, json={"image_id": image["id"], **body})
     assert response.status_code == status and words in response.json()["detail"]
+
+
+def test_faithfulness_reuses_the_map_on_screen(client, gated) -> None:
+    image = upload(client)
+    body = {"image_id": image["id"], "method": "gated", "params": {"steps": 1}}
+    explained = client.post("/api/explanations", json=body).json()
+    gated.gate.release(1)
+    wait_job(client, explained["id"])
+    view = wait_job(
+        client, client.post("/api/faithfulness", json={**body, "steps": 4}).json()["id"]
+    )
+    assert view["status"] == "done" and gated.calls == 1
+    # With other parameters there is no map to reuse: it is computed.
+    other = client.post("/api/faithfulness", json={**body, "params": {"steps": 2}, "steps": 4})
+    gated.gate.release(2)
+    assert wait_job(client, other.json()["id"])["status"] == "done" and gated.calls == 2
