@@ -2,6 +2,7 @@
 
 import { api, clearError, download, showError } from "./api.js";
 import { bindDisplay, methodCheckboxes, Pane, readDisplay, refreshPanes, tickedMethods } from "./panes.js";
+import { attachScorecard } from "./scorecard.js";
 import { drawPredictions, parseClass, setUp, state } from "./workspace.js";
 
 const panesElement = document.getElementById("panes");
@@ -67,6 +68,7 @@ function syncPanes({ rerun = false } = {}) {
       pane = new Pane(panesElement, {
         key: name, title: method.title, method: name, schema: method.parameters,
         onParams: (p, values) => { params.set(name, values); start(p); },
+        onDone: attachScorecard,
       });
       panes.set(name, pane);
     }

@@ -69,7 +69,7 @@ function element(tag, className, text) {
 }
 
 export class Pane {
-  constructor(container, { key, title, method, group = "all", schema = null, onParams = null }) {
+  constructor(container, { key, title, method, group = "all", schema = null, onParams = null, onDone = null }) {
     this.key = key;
     this.method = method;
     this.group = group;
@@ -79,6 +79,9 @@ export class Pane {
     this.token = 0;
     this.display = readDisplay();
     this.limit = null;
+    this.body = null;
+    this.onDone = onDone;
+    this.background = new Set();  // ids of jobs started for this pane's map (e.g. its scorecard)
 
     this.element = element("article", "pane");
     this.element.dataset.method = method;
@@ -105,7 +108,8 @@ export class Pane {
     this.warnings = element("ul", "warnings");
     this.downloadLink = element("a", "download", "PNG");
     this.downloadLink.title = "Download this pane as drawn";
-    this.element.append(header, this.stage, this.readout, this.meta, this.warnings);
+    this.extra = element("div", "extra");  // e.g. the scorecard
+    this.element.append(header, this.stage, this.readout, this.meta, this.warnings, this.extra);
     if (schema && Object.keys(schema.properties ?? {}).length && onParams) {
       this.paramsForm = paramsForm(schema, (values) => onParams(this, values));
       this.element.append(this.paramsForm);
@@ -121,6 +125,9 @@ export class Pane {
   // Start (or restart) the job; resolves with the result, or null when it failed or was cancelled.
   async run(body, baseUrl, caption = "") {
     const token = ++this.token;
+    this.body = body;
+    this.extra.replaceChildren();
+    this.stopBackground();
     if (this.jobId && this.element.dataset.status === "running") cancelJob(this.jobId).catch(() => {});
     this.result = null;
     this.map = null;
@@ -144,6 +151,7 @@ export class Pane {
       });
       if (token !== this.token) return null;
       this.show(view);
+      this.onDone?.(this, view);
       return view.result;
     } catch (error) {
       if (token !== this.token) return null;
@@ -195,9 +203,15 @@ export class Pane {
     if (this.jobId) cancelJob(this.jobId).catch(() => {});
   }
 
+  stopBackground() {
+    for (const id of this.background) cancelJob(id).catch(() => {});
+    this.background.clear();
+  }
+
   remove() {
     this.token++;
     this.cancel();
+    this.stopBackground();
     this.element.remove();
   }
 }

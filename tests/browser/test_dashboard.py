@@ -48,6 +48,7 @@ def click_bar(page, label: str) -> None:
     """Click the bar of `label` in the Plotly chart of the top-5 classes (the bar on its row)."""
     ticks = page.locator("#predictions .yaxislayer-above text")
     tick = next(t for t in ticks.all() if (t.text_content() or "").startswith(label))
+    page.locator("#predictions").scroll_into_view_if_needed()
     row = tick.bounding_box()
     bars = [b.bounding_box() for b in page.locator("#predictions g.point path").all()]
     bar = min(bars, key=lambda b: abs(b["y"] + b["height"] / 2 - row["y"] - row["height"] / 2))
@@ -69,6 +70,26 @@ def test_explain_compare_retarget_and_report(page, server_url, tmp_path) -> None
         assert "Egyptian cat (285)" in meta and re.search(r"\d+( ms| s) on cpu", meta)
     assert "Egyptian cat" in browser_page.locator("#target-info").inner_text()
     page.screenshot("five-panes")
+
+    # Every pane gets its scorecard: deletion / insertion AUC, and the sanity check at once for
+    # the one-pass methods (a button for the slow ones). The paper's result shows on the page.
+    browser_page.wait_for_function(
+        "() => document.querySelectorAll('.scorecard .faith[data-deletion-auc]').length === 5"
+        " && document.querySelectorAll('.scorecard .sanity[data-passes]').length === 3"
+    )
+    sanity = {
+        method: browser_page.locator(f'.pane[data-method="{method}"] .sanity').get_attribute(
+            "data-passes"
+        )
+        for method in ("saliency", "guided_backprop", "grad_cam")
+    }
+    assert sanity["saliency"] == "true" and sanity["guided_backprop"] == "false"
+    assert browser_page.locator('.pane[data-method="occlusion"] .sanity button').is_visible()
+    details = browser_page.locator('.pane[data-method="guided_backprop"] details.score-details')
+    details.locator("summary").click()
+    assert details.locator(".strip img").count() == 8
+    assert details.locator(".curves .main-svg").count() > 0
+    page.screenshot("scorecards")
 
     # The opacity slider changes every overlay at once.
     stage = browser_page.locator('.pane[data-method="grad_cam"] .stage')

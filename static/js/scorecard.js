@@ -1,0 +1,111 @@
+// The scorecard under a pane: deletion / insertion AUC against a random map (run as soon as the
+// map is there; the server reuses the map) and the model-randomisation sanity check (run at once
+// for one-pass methods, on a click for slow ones), with the curves and randomised maps in Details.
+
+import { formatSeconds, runJob } from "./api.js";
+
+const SANITY_STEPS = 8;
+const AUTO_SANITY_SECONDS = 1;  // methods faster than this get their sanity check at once
+
+function node(tag, className, text) {
+  const element = document.createElement(tag);
+  if (className) element.className = className;
+  if (text !== undefined) element.textContent = text;
+  return element;
+}
+
+export function attachScorecard(pane, view) {
+  const card = node("div", "scorecard");
+  card.dataset.method = pane.method;
+  const faith = node("p", "faith", "Deletion / insertion: measuring…");
+  const sanity = node("p", "sanity");
+  const details = node("details", "score-details");
+  details.append(node("summary", null, "Details"));
+  const curves = node("div", "chart curves");
+  const similarity = node("div", "chart similarity");
+  const strip = node("div", "strip");
+  details.append(curves, similarity, strip);
+  card.append(faith, sanity, details);
+  pane.extra.replaceChildren(card);
+  const token = pane.token;
+  const current = () => token === pane.token;
+  const track = (update) => {  // so that a new map for this pane cancels the old scorecard
+    if (["queued", "running"].includes(update.status)) pane.background.add(update.id);
+    else pane.background.delete(update.id);
+  };
+
+  runJob("/api/faithfulness", { ...pane.body, steps: 32 }, track)
+    .then(({ result }) => { if (current()) showFaithfulness(result, faith, curves); })
+    .catch((error) => { if (current()) faith.textContent = `Deletion / insertion: ${error.message}`; });
+
+  const check = () => {
+    sanity.textContent = "Sanity check: randomising the model's layers…";
+    runJob("/api/sanity", { ...pane.body, steps: SANITY_STEPS }, (update) => {
+      track(update);
+      if (current() && update.status === "running") {
+        sanity.textContent = `Sanity check: randomising the model's layers… ${Math.round(update.progress * 100)} %`;
+      }
+    })
+      .then(({ result }) => { if (current()) showSanity(result, sanity, similarity, strip); })
+      .catch((error) => { if (current()) sanity.textContent = `Sanity check: ${error.message}`; });
+  };
+  if (view.result.seconds < AUTO_SANITY_SECONDS) {
+    check();
+  } else {
+    const button = node("button", "check", `Run the sanity check (about ${formatSeconds(SANITY_STEPS * view.result.seconds)})`);
+    button.type = "button";
+    button.addEventListener("click", check);
+    sanity.append("Sanity check: ", button);
+  }
+}
+
+function showFaithfulness(result, element, chart) {
+  const deletion = result.deletion_auc < result.random_deletion_auc;
+  const insertion = result.insertion_auc > result.random_insertion_auc;
+  element.dataset.deletionAuc = result.deletion_auc;
+  element.dataset.insertionAuc = result.insertion_auc;
+  element.textContent =
+    `Deletion AUC ${result.deletion_auc.toFixed(3)} (random ${result.random_deletion_auc.toFixed(3)}) ${deletion ? "✓" : "✗"} · `
+    + `insertion AUC ${result.insertion_auc.toFixed(3)} (random ${result.random_insertion_auc.toFixed(3)}) ${insertion ? "✓" : "✗"}`;
+  element.title = "Deletion: remove the pixels the map ranks highest (to black); lower area = more faithful. "
+    + "Insertion: reveal them on a blurred copy; higher area = more faithful. ✓ = better than a random map.";
+  const line = (y, name, dash, color) => ({
+    x: result.fractions, y, name, type: "scatter", mode: "lines", line: { dash, color },
+  });
+  Plotly.react(chart, [
+    line(result.deletion, "deletion", "solid", "#d4480f"),
+    line(result.random_deletion, "deletion, random map", "dot", "#d4480f"),
+    line(result.insertion, "insertion", "solid", "#3b5bdb"),
+    line(result.random_insertion, "insertion, random map", "dot", "#3b5bdb"),
+  ], {
+    height: 250, margin: { l: 40, r: 10, t: 10, b: 40 },
+    xaxis: { title: { text: "share of pixels", font: { size: 11 } } },
+    yaxis: { title: { text: "p(class)", font: { size: 11 } }, rangemode: "tozero" },
+    legend: { font: { size: 10 }, orientation: "h", y: -0.45 },
+  }, { displayModeBar: false, responsive: true });
+}
+
+function showSanity(result, element, chart, strip) {
+  element.dataset.passes = result.passes;
+  element.textContent = result.passes
+    ? `Sanity check: passes: the map changes when the model is randomised (mean rank r = ${result.mean_rank_correlation.toFixed(2)} < ${result.threshold})`
+    : `Sanity check: fails: the map stays alike when the model is randomised (mean rank r = ${result.mean_rank_correlation.toFixed(2)} ≥ ${result.threshold})`;
+  element.classList.toggle("fails", !result.passes);
+  const names = { spearman_abs: "rank r of |map|", spearman: "rank r", ssim: "SSIM", hog: "HOG r" };
+  Plotly.react(chart, Object.entries(result.similarity).map(([metric, values]) => ({
+    x: result.steps, y: values, name: names[metric] ?? metric, type: "scatter", mode: "lines+markers",
+  })), {
+    height: 220, margin: { l: 40, r: 10, t: 10, b: 60 },
+    xaxis: { title: { text: `randomised down to (${result.mode})`, font: { size: 11 } }, tickfont: { size: 9 } },
+    yaxis: { range: [-0.3, 1.05], title: { text: "similarity", font: { size: 11 } } },
+    legend: { font: { size: 10 } },
+  }, { displayModeBar: false, responsive: true });
+  strip.replaceChildren(...result.map_urls.map((url, index) => {
+    const figure = node("figure");
+    const image = node("img");
+    image.src = url;
+    image.alt = `map with the model randomised down to ${result.steps[index]}`;
+    figure.append(image, node("figcaption", null, `${result.steps[index]} · r ${result.similarity.spearman_abs[index].toFixed(2)}`));
+    return figure;
+  }));
+}
