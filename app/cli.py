@@ -23,7 +23,7 @@ from app.imaging import amplify, pixels_to_image, read_image, render_overlay, sa
 from app.imaging.overlay import scale_map
 from app.registry import Registry
 from app.settings import Settings, get_settings
-from app.trust import METRICS, faithfulness, randomization_test
+from app.trust import METRICS, data_randomization_test, faithfulness, randomization_test
 from app.zoo import MODELS, LoadedModel, get_spec, load_model
 
 __all__ = ["main"]
@@ -96,6 +96,12 @@ def _build_parser() -> argparse.ArgumentParser:
     sanity.add_argument("--steps", type=int, default=8, help="points of the cascade (2 to 100)")
     sanity.add_argument("--seed", type=int, default=0)
     sanity.add_argument("--out", type=Path, help="write the similarities per layer as JSON")
+    sanity.add_argument(
+        "--random-labels-weights",
+        type=Path,
+        help="also the data randomisation test: weights of the same architecture trained on "
+        "randomly permuted labels",
+    )
 
     faithful = commands.add_parser(
         "faithfulness", help="deletion and insertion curves of the map, against a random map"
@@ -238,8 +244,15 @@ def _sanity(args: argparse.Namespace) -> None:
         args.steps,
         args.seed,
     )
+    summary = result.summary()
+    if args.random_labels_weights:
+        settings = _settings(args)
+        other = load_model(model.name, settings, weights=args.random_labels_weights)
+        target = _target(model, args.target)
+        data = data_randomization_test(model, other, pixels, args.method, target, dict(args.param))
+        summary["data_randomization"] = data
     if args.out:
-        _write(args.out, lambda path: path.write_text(json.dumps(result.summary(), indent=2)))
+        _write(args.out, lambda path: path.write_text(json.dumps(summary, indent=2)))
     if args.png:
         maps = [result.original, *result.maps]
         strip = np.concatenate([scale_map(np.abs(m), signed=False) for m in maps], axis=1)
@@ -255,6 +268,12 @@ def _sanity(args: argparse.Namespace) -> None:
         f"mean rank correlation {result.mean_rank_correlation:.3f}: {verdict} "
         f"(passes below {result.threshold})"
     )
+    if "data_randomization" in summary:
+        values = summary["data_randomization"]["similarity"]
+        print(
+            "against the model trained on random labels: "
+            + ", ".join(f"{metric} {values[metric]:.3f}" for metric in METRICS)
+        )
 
 
 def _faithfulness(args: argparse.Namespace) -> None:

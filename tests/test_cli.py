@@ -309,3 +309,24 @@ def test_sanity_and_faithfulness_write_json(tmp_path, capsys, default_model, che
     assert "deletion AUC" in capsys.readouterr().out
     assert main(["faithfulness", "sample:chelsea", "--method", "grad_cam", "--steps", "1"]) == 2
     assert "steps: 1 is outside" in capsys.readouterr().err
+
+
+def test_sanity_with_a_random_labels_model(tmp_path, capsys) -> None:
+    from safetensors.torch import save_file
+
+    from app.zoo import get_spec
+
+    untrained = get_spec("efficientnet-lite0").architecture(1000)
+    weights = tmp_path / "random-labels.safetensors"
+    save_file({k: v.contiguous() for k, v in untrained.state_dict().items()}, str(weights))
+    out = tmp_path / "sanity.json"
+    argv = ["sanity", "sample:chelsea", "--method", "grad_cam", "--steps", "2", "--device", "cpu"]
+    assert main([*argv, "--random-labels-weights", str(weights), "--out", str(out)]) == 0
+    data = json.loads(out.read_text())["data_randomization"]
+    assert data["target"] == 285 and set(data["similarity"]) == {
+        "spearman_abs",
+        "spearman",
+        "ssim",
+        "hog",
+    }
+    assert "against the model trained on random labels" in capsys.readouterr().out

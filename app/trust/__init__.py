@@ -2,7 +2,12 @@
 insertion curves), computed for any registered method."""
 
 from app.trust.faithfulness import Curves, FaithfulnessResult, deletion_insertion, faithfulness
-from app.trust.randomization import PASS_THRESHOLD, RandomizationResult, randomization_test
+from app.trust.randomization import (
+    PASS_THRESHOLD,
+    RandomizationResult,
+    data_randomization_test,
+    randomization_test,
+)
 from app.trust.similarity import METRICS, similarities
 
 __all__ = [
@@ -11,6 +16,7 @@ __all__ = [
     "Curves",
     "FaithfulnessResult",
     "RandomizationResult",
+    "data_randomization_test",
     "deletion_insertion",
     "faithfulness",
     "randomization_test",

@@ -175,3 +175,23 @@ def randomization_test(
         threshold=PASS_THRESHOLD,
         seconds=time.perf_counter() - started,
     )
+
+
+def data_randomization_test(
+    model: LoadedModel,
+    random_labels_model: LoadedModel,
+    pixels: torch.Tensor,
+    method: str,
+    target: int | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Data randomisation test (Adebayo et al., section 4): the same method's map from the same
+    architecture trained on randomly permuted labels. Each model explains its own prediction
+    (or `target` for the first); a map that explains the model should look different."""
+    original = explain(model, pixels, method, target, params)
+    other = explain(random_labels_model, pixels, method, None, params)
+    return {
+        "target": original.target,
+        "random_labels_target": other.target,
+        "similarity": similarities(original.attribution, other.attribution),
+    }

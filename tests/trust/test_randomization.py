@@ -72,3 +72,19 @@ def test_guided_backprop_ignores_the_top_layers_but_the_gradient_does_not(cascad
     # keeps more of it.
     assert gradient[-1] < 0.2 and guided[-1] > gradient[-1] + 0.1
     assert cascades["saliency"].passes and not cascades["guided_backprop"].passes
+
+
+def test_data_randomization_compares_two_models_maps(tiny, pixels) -> None:
+    from app.explain import explain
+    from app.trust import data_randomization_test, similarities
+    from tests.models import TinyNet, loaded
+
+    other = loaded(TinyNet(), seed=7)
+    result = data_randomization_test(tiny, other, pixels, "saliency", target=3)
+    expected = similarities(
+        explain(tiny, pixels, "saliency", target=3).attribution,
+        explain(other, pixels, "saliency").attribution,
+    )
+    assert result["similarity"] == expected and result["target"] == 3
+    same = data_randomization_test(tiny, tiny, pixels, "saliency")  # both: the top class
+    assert same["similarity"]["spearman_abs"] == pytest.approx(1.0)
