@@ -110,6 +110,13 @@ def _build_parser() -> argparse.ArgumentParser:
     faithful.add_argument("--method", required=True, choices=METHODS.names())
     faithful.add_argument("--steps", type=int, default=32, help="points per curve - 1")
     faithful.add_argument("--seed", type=int, default=0, help="seed of the random map")
+    baselines = ["black", "white", "mean", "blur"]
+    faithful.add_argument(
+        "--deletion-baseline", choices=baselines, default="black", help="removed pixels become"
+    )
+    faithful.add_argument(
+        "--insertion-baseline", choices=baselines, default="blur", help="insertion starts from"
+    )
     faithful.add_argument("--out", type=Path, help="write the curves and AUCs as JSON")
     return parser
 
@@ -285,6 +292,8 @@ def _faithfulness(args: argparse.Namespace) -> None:
         _target(model, args.target),
         dict(args.param),
         steps=args.steps,
+        deletion_baseline=args.deletion_baseline,
+        insertion_baseline=args.insertion_baseline,
         seed=args.seed,
     )
     summary = result.summary()

@@ -14,6 +14,7 @@ import numpy as np
 from app.attacks import ATTACKS, AttackResult, attack
 from app.errors import BadTarget, JobNotFinished, UnsupportedMethod
 from app.explain import METHODS, Explanation, explain
+from app.explain._baselines import Baseline
 from app.explain.base import Progress
 from app.explain.engine import check_class, parse_params
 from app.imaging import decode_image, sample_image
@@ -143,11 +144,19 @@ class Workspace:
         params: Mapping[str, Any],
         steps: int,
         seed: int,
+        deletion_baseline: Baseline = "black",
+        insertion_baseline: Baseline = "blur",
     ) -> tuple[Job, bool]:
         """Deletion and insertion curves of one method's map (and a random map's), as a job."""
         model = self.models.get(model_name)
         parsed = _method_params(model, method, params)
-        settings = {"method_params": parsed, "steps": steps, "seed": seed}
+        settings = {
+            "method_params": parsed,
+            "steps": steps,
+            "seed": seed,
+            "deletion_baseline": deletion_baseline,
+            "insertion_baseline": insertion_baseline,
+        }
         # The map itself is usually on screen already: reuse it instead of computing it again.
         same = {"image_id": image_id, "model": model.name, "method": method, "target": target}
         shown = self.jobs.finished(_key("explanation", {**same, "params": parsed}))
@@ -161,6 +170,8 @@ class Workspace:
                 target,
                 parsed,
                 steps=steps,
+                deletion_baseline=deletion_baseline,
+                insertion_baseline=insertion_baseline,
                 seed=seed,
                 progress=progress,
                 explanation=None if shown is None else shown.result,

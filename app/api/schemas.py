@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.attacks import AttackResult
 from app.explain import Explanation
+from app.explain._baselines import Baseline
 from app.explain.registry import METHODS
 from app.imaging import Display, map_peak
 from app.jobs.images import StoredImage
@@ -203,6 +204,8 @@ class SanityRequest(ExplanationRequest):
 class FaithfulnessRequest(ExplanationRequest):
     steps: int = Field(32, ge=2, le=1000, description="Points per curve, minus one")
     seed: int = Field(0, ge=0, description="Seed of the random reference map")
+    deletion_baseline: Baseline = Field("black", description="What removed pixels become")
+    insertion_baseline: Baseline = Field("blur", description="What insertion starts from")
 
 
 class SanityView(BaseModel):

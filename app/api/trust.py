@@ -34,7 +34,15 @@ def create_sanity_check(body: SanityRequest, workspace: WorkspaceDep) -> JSONRes
 def create_faithfulness(body: FaithfulnessRequest, workspace: WorkspaceDep) -> JSONResponse:
     """Deletion and insertion curves of one method's map, and of a random map."""
     started = workspace.start_faithfulness(
-        body.image_id, body.model, body.method, body.target, body.params, body.steps, body.seed
+        body.image_id,
+        body.model,
+        body.method,
+        body.target,
+        body.params,
+        body.steps,
+        body.seed,
+        body.deletion_baseline,
+        body.insertion_baseline,
     )
     return started_response(started, workspace)
 

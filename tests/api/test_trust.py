@@ -41,6 +41,11 @@ def test_faithfulness_job(client, tiny_model) -> None:
     assert result["fractions"] == [0.0, 0.25, 0.5, 0.75, 1.0]
     for key in ("deletion_auc", "insertion_auc", "random_deletion_auc", "random_insertion_auc"):
         assert result[key] == pytest.approx(expected[key], rel=1e-5)
+    mean = client.post("/api/faithfulness", json={**body, "deletion_baseline": "mean"}).json()
+    result_mean = wait_job(client, mean["id"])["result"]
+    assert result_mean["deletion_baseline"] == "mean"
+    assert result_mean["deletion_auc"] != result["deletion_auc"]
+    assert result_mean["insertion_auc"] == pytest.approx(result["insertion_auc"])
     # A faithfulness job has no randomised maps.
     assert client.get(f"/api/jobs/{view['id']}/randomized/0.png").status_code == 409
 
@@ -53,6 +58,7 @@ def test_faithfulness_job(client, tiny_model) -> None:
         ("/api/sanity", {"method": "nope"}, 404, "unknown explanation method"),
         ("/api/faithfulness", {"method": "occlusion", "params": {"window": 0}}, 422, "window"),
         ("/api/faithfulness", {"method": "saliency", "target": 99}, 422, "out of range"),
+        ("/api/faithfulness", {"method": "saliency", "deletion_baseline": "x"}, 422, "baseline"),
     ],
 )
 def test_bad_trust_requests(client, path, body, status, words) -> None:
