@@ -11,6 +11,7 @@ statistics), seeded, so the test is repeatable.
 """
 
 import copy
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -80,9 +81,15 @@ def randomizable_units(network: nn.Module) -> list[str]:
 
 def _order_by_execution(model: LoadedModel, names: list[str]) -> list[str]:
     seen: list[str] = []
+    thread = threading.get_ident()  # other jobs may run this model at the same time
+
+    def record(name: str) -> None:
+        if threading.get_ident() == thread and name not in seen:
+            seen.append(name)
+
     hooks = [
         model.network.get_submodule(name).register_forward_hook(
-            lambda module, args, output, name=name: seen.append(name) if name not in seen else None
+            lambda module, args, output, name=name: record(name)
         )
         for name in names
     ]

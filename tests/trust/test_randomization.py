@@ -88,3 +88,26 @@ def test_data_randomization_compares_two_models_maps(tiny, pixels) -> None:
     assert result["similarity"] == expected and result["target"] == 3
     same = data_randomization_test(tiny, tiny, pixels, "saliency")  # both: the top class
     assert same["similarity"]["spearman_abs"] == pytest.approx(1.0)
+
+
+def test_layer_order_ignores_other_threads_using_the_model(tiny, pixels) -> None:
+    import threading
+
+    import torch
+
+    alone = randomization_test(tiny, pixels, "saliency", steps=5).steps
+    stop = threading.Event()
+
+    def busy() -> None:
+        with torch.no_grad():
+            while not stop.is_set():
+                tiny.module(pixels[None])
+
+    other = threading.Thread(target=busy)
+    other.start()
+    try:
+        together = [randomization_test(tiny, pixels, "saliency", steps=5).steps for _ in range(5)]
+    finally:
+        stop.set()
+        other.join()
+    assert all(steps == alone for steps in together)
