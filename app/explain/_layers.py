@@ -1,7 +1,7 @@
 """Find and watch a layer of the model: Grad-CAM's target layer and its activations."""
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -10,7 +10,7 @@ from torch import nn
 from app.errors import BadParameter
 from app.zoo import LoadedModel
 
-__all__ = ["capture_outputs", "last_spatial_conv", "resolve_layer"]
+__all__ = ["capture_outputs", "last_spatial_conv", "probe_outputs", "resolve_layer"]
 
 
 @contextmanager
@@ -33,19 +33,22 @@ def capture_outputs(module: nn.Module) -> Iterator[list[torch.Tensor]]:
         handle.remove()
 
 
-def last_spatial_conv(model: LoadedModel) -> str:
-    """Name (inside model.network) of the last Conv2d whose output has height and width > 1."""
+def probe_outputs(model: LoadedModel, names: list[str]) -> dict[str, tuple[int, ...]]:
+    """Output shape of each named submodule on one forward pass of a blank image, in the order
+    the modules ran (modules that did not run are left out). Only this thread's calls count."""
     shapes: dict[str, tuple[int, ...]] = {}
-    handles = []
     owner = threading.get_ident()
-    for name, module in model.network.named_modules():
-        if isinstance(module, nn.Conv2d):
 
-            def record(_m: nn.Module, _i: object, output: torch.Tensor, name: str = name) -> None:
-                if threading.get_ident() == owner:
-                    shapes[name] = tuple(output.shape)
+    def hook(name: str) -> Callable[[nn.Module, object, torch.Tensor], None]:
+        def record(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+            if threading.get_ident() == owner and name not in shapes:
+                shapes[name] = tuple(getattr(output, "shape", ()))
 
-            handles.append(module.register_forward_hook(record))
+        return record
+
+    handles = [
+        model.network.get_submodule(name).register_forward_hook(hook(name)) for name in names
+    ]
     try:
         size = model.input_size
         with torch.no_grad():
@@ -53,6 +56,13 @@ def last_spatial_conv(model: LoadedModel) -> str:
     finally:
         for handle in handles:
             handle.remove()
+    return shapes
+
+
+def last_spatial_conv(model: LoadedModel) -> str:
+    """Name (inside model.network) of the last Conv2d whose output has height and width > 1."""
+    convs = [n for n, m in model.network.named_modules() if isinstance(m, nn.Conv2d)]
+    shapes = probe_outputs(model, convs)
     spatial = [name for name, shape in shapes.items() if len(shape) == 4 and min(shape[2:]) > 1]
     if not spatial:
         raise BadParameter(f"{model.name} has no convolution with a spatial output for Grad-CAM")

@@ -11,7 +11,6 @@ statistics), seeded, so the test is repeatable.
 """
 
 import copy
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from torch import nn
 
 from app.errors import BadParameter
 from app.explain import explain
+from app.explain._layers import probe_outputs
 from app.explain.base import Progress, no_progress
 from app.trust.similarity import METRICS, similarities
 from app.zoo import LoadedModel
@@ -80,27 +80,7 @@ def randomizable_units(network: nn.Module) -> list[str]:
 
 
 def _order_by_execution(model: LoadedModel, names: list[str]) -> list[str]:
-    seen: list[str] = []
-    thread = threading.get_ident()  # other jobs may run this model at the same time
-
-    def record(name: str) -> None:
-        if threading.get_ident() == thread and name not in seen:
-            seen.append(name)
-
-    hooks = [
-        model.network.get_submodule(name).register_forward_hook(
-            lambda module, args, output, name=name: record(name)
-        )
-        for name in names
-    ]
-    try:
-        size = model.input_size
-        with torch.no_grad():
-            model.module(torch.zeros(1, 3, size, size, device=model.device))
-    finally:
-        for hook in hooks:
-            hook.remove()
-    ran = [name for name in reversed(seen)]
+    ran = list(reversed(probe_outputs(model, names)))
     return ran + [name for name in names if name not in ran]
 
 
