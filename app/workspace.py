@@ -6,7 +6,7 @@ and tests can use a Workspace directly.
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -25,7 +25,7 @@ from app.trust import FaithfulnessResult, RandomizationResult, faithfulness, ran
 from app.zoo import LoadedModel
 from app.zoo.pool import ModelPool
 
-__all__ = ["AttackOutcome", "Prediction", "Workspace"]
+__all__ = ["AttackOutcome", "Prediction", "Subject", "Workspace"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,18 @@ class Prediction:
     index: int
     label: str
     probability: float
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a job works on: one image, on one model, with one method or attack, for one class
+    (None: the top class for an explanation, untargeted for an attack)."""
+
+    image_id: str
+    model: str | None
+    method: str
+    target: int | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,35 +84,21 @@ class Workspace:
 
     # Jobs
 
-    def start_explanation(
-        self,
-        image_id: str,
-        model_name: str | None,
-        method: str,
-        target: int | None,
-        params: Mapping[str, Any],
-    ) -> tuple[Job, bool]:
+    def start_explanation(self, subject: Subject) -> tuple[Job, bool]:
         """(job, is new). Bad input fails here, at once; the work itself is queued."""
-        model = self.models.get(model_name)
-        parsed = _method_params(model, method, params)
+        model, method, target = self.models.get(subject.model), subject.method, subject.target
+        parsed = _method_params(model, method, subject.params)
 
         def work(image: StoredImage, progress: Progress) -> Explanation:
             return explain(model, image.model_view(model), method, target, parsed, progress)
 
-        return self._start("explanation", model, image_id, method, target, parsed, work)
+        return self._start("explanation", model, subject, parsed, work)
 
-    def start_attack(
-        self,
-        image_id: str,
-        model_name: str | None,
-        method: str,
-        target: int | None,
-        params: Mapping[str, Any],
-    ) -> tuple[Job, bool]:
+    def start_attack(self, subject: Subject) -> tuple[Job, bool]:
         """(job, is new); the adversarial image is stored when the job ends."""
-        model = self.models.get(model_name)
+        model, method, target = self.models.get(subject.model), subject.method, subject.target
         attacker = ATTACKS.get(method)
-        parsed = parse_params(attacker.Params, params, method).model_dump(mode="json")
+        parsed = parse_params(attacker.Params, subject.params, method).model_dump(mode="json")
         if target is None and attacker.needs_target:
             raise BadTarget(f"the {method} attack needs a target class")
 
@@ -109,22 +107,14 @@ class Workspace:
             name = f"{image.name} after {method} (ε = {parsed['epsilon']:.4g})"
             return AttackOutcome(result, self.images.add_pixels(result.adversarial, name))
 
-        return self._start("attack", model, image_id, method, target, parsed, work)
+        return self._start("attack", model, subject, parsed, work)
 
     def start_sanity(
-        self,
-        image_id: str,
-        model_name: str | None,
-        method: str,
-        target: int | None,
-        params: Mapping[str, Any],
-        mode: Literal["cascading", "independent"],
-        steps: int,
-        seed: int,
+        self, subject: Subject, mode: Literal["cascading", "independent"], steps: int, seed: int
     ) -> tuple[Job, bool]:
         """The model-randomisation test of one method's map, as a job."""
-        model = self.models.get(model_name)
-        parsed = _method_params(model, method, params)
+        model, method, target = self.models.get(subject.model), subject.method, subject.target
+        parsed = _method_params(model, method, subject.params)
         settings = {"method_params": parsed, "mode": mode, "steps": steps, "seed": seed}
 
         def work(image: StoredImage, progress: Progress) -> RandomizationResult:
@@ -133,23 +123,19 @@ class Workspace:
                 model, pixels, method, target, parsed, mode, steps, seed, progress
             )
 
-        return self._start("sanity", model, image_id, method, target, settings, work)
+        return self._start("sanity", model, subject, settings, work)
 
     def start_faithfulness(
         self,
-        image_id: str,
-        model_name: str | None,
-        method: str,
-        target: int | None,
-        params: Mapping[str, Any],
+        subject: Subject,
         steps: int,
         seed: int,
         deletion_baseline: Baseline = "black",
         insertion_baseline: Baseline = "blur",
     ) -> tuple[Job, bool]:
         """Deletion and insertion curves of one method's map (and a random map's), as a job."""
-        model = self.models.get(model_name)
-        parsed = _method_params(model, method, params)
+        model, method, target = self.models.get(subject.model), subject.method, subject.target
+        parsed = _method_params(model, method, subject.params)
         settings = {
             "method_params": parsed,
             "steps": steps,
@@ -158,8 +144,7 @@ class Workspace:
             "insertion_baseline": insertion_baseline,
         }
         # The map itself is usually on screen already: reuse it instead of computing it again.
-        same = {"image_id": image_id, "model": model.name, "method": method, "target": target}
-        shown = self.jobs.finished(_key("explanation", {**same, "params": parsed}))
+        shown = self.jobs.finished(_key("explanation", _request(model, subject, parsed)))
 
         def work(image: StoredImage, progress: Progress) -> FaithfulnessResult:
             pixels = image.model_view(model)
@@ -177,29 +162,21 @@ class Workspace:
                 explanation=None if shown is None else shown.result,
             )
 
-        return self._start("faithfulness", model, image_id, method, target, settings, work)
+        return self._start("faithfulness", model, subject, settings, work)
 
     def _start(
         self,
         kind: str,
         model: LoadedModel,
-        image_id: str,
-        method: str,
-        target: int | None,
+        subject: Subject,
         params: dict[str, Any],
         work: Callable[[StoredImage, Progress], Any],
     ) -> tuple[Job, bool]:
-        """Queue `work` on an image, keyed by everything that decides its result."""
-        if target is not None:
-            check_class(model, target)
-        image = self.images.get(image_id)
-        request = {
-            "image_id": image.id,
-            "model": model.name,
-            "method": method,
-            "target": target,
-            "params": params,
-        }
+        """Queue `work` on the subject's image, keyed by everything that decides its result."""
+        if subject.target is not None:
+            check_class(model, subject.target)
+        image = self.images.get(subject.image_id)
+        request = _request(model, subject, params)
         return self.jobs.submit(
             kind, _key(kind, request), request, lambda progress: work(image, progress)
         )
@@ -229,6 +206,16 @@ class Workspace:
         if job.status != JobStatus.DONE:
             raise JobNotFinished(f"job {job_id} is {job.status}, so it has no result")
         return job.result
+
+
+def _request(model: LoadedModel, subject: Subject, params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "image_id": subject.image_id,
+        "model": model.name,
+        "method": subject.method,
+        "target": subject.target,
+        "params": params,
+    }
 
 
 def _key(kind: str, request: Mapping[str, Any]) -> str:

@@ -32,19 +32,13 @@ def started_response(started: tuple[Job, bool], workspace: Workspace) -> JSONRes
 @router.post("/explanations", response_model=JobView, status_code=201)
 def create_explanation(body: ExplanationRequest, workspace: WorkspaceDep) -> JSONResponse:
     """Start explaining one class of an image with one method; poll or stream the job."""
-    started = workspace.start_explanation(
-        body.image_id, body.model, body.method, body.target, body.params
-    )
-    return started_response(started, workspace)
+    return started_response(workspace.start_explanation(body.subject()), workspace)
 
 
 @router.post("/attacks", response_model=JobView, status_code=201)
 def create_attack(body: AttackRequest, workspace: WorkspaceDep) -> JSONResponse:
     """Start an attack; its result names the adversarial image, which can then be explained."""
-    started = workspace.start_attack(
-        body.image_id, body.model, body.method, body.target, body.params
-    )
-    return started_response(started, workspace)
+    return started_response(workspace.start_attack(body.subject()), workspace)
 
 
 @router.get("/jobs/{job_id}")

@@ -12,7 +12,7 @@ from app.imaging import Display, map_peak
 from app.jobs.images import StoredImage
 from app.jobs.queue import Job
 from app.trust import FaithfulnessResult, RandomizationResult
-from app.workspace import AttackOutcome, Prediction, Workspace
+from app.workspace import AttackOutcome, Prediction, Subject, Workspace
 
 __all__ = [
     "AttackRequest",
@@ -100,6 +100,9 @@ class ExplanationRequest(BaseModel):
     method: str = Field(max_length=100, examples=["grad_cam"])
     target: int | None = Field(None, description="Class index; default: the top-1 class")
     params: dict[str, Any] = Field(default_factory=dict)
+
+    def subject(self) -> Subject:
+        return Subject(self.image_id, self.model, self.method, self.target, self.params)
 
 
 class AttackRequest(ExplanationRequest):

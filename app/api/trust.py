@@ -17,16 +17,7 @@ router = APIRouter(tags=["trust"])
 @router.post("/sanity", response_model=JobView, status_code=201)
 def create_sanity_check(body: SanityRequest, workspace: WorkspaceDep) -> JSONResponse:
     """Model-parameter randomisation test (Adebayo et al., 2018) of one method's map."""
-    started = workspace.start_sanity(
-        body.image_id,
-        body.model,
-        body.method,
-        body.target,
-        body.params,
-        body.mode,
-        body.steps,
-        body.seed,
-    )
+    started = workspace.start_sanity(body.subject(), body.mode, body.steps, body.seed)
     return started_response(started, workspace)
 
 
@@ -34,15 +25,7 @@ def create_sanity_check(body: SanityRequest, workspace: WorkspaceDep) -> JSONRes
 def create_faithfulness(body: FaithfulnessRequest, workspace: WorkspaceDep) -> JSONResponse:
     """Deletion and insertion curves of one method's map, and of a random map."""
     started = workspace.start_faithfulness(
-        body.image_id,
-        body.model,
-        body.method,
-        body.target,
-        body.params,
-        body.steps,
-        body.seed,
-        body.deletion_baseline,
-        body.insertion_baseline,
+        body.subject(), body.steps, body.seed, body.deletion_baseline, body.insertion_baseline
     )
     return started_response(started, workspace)
 
