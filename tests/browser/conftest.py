@@ -55,6 +55,7 @@ def server_url(tmp_path_factory) -> Iterator[str]:
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # this run's screenshots only
     executable = shutil.which("chromium")
     if executable is None:
         pytest.fail("Debian's chromium is missing: apt-get install -y chromium (see DEVELOPERS.md)")
