@@ -29,6 +29,7 @@ class ReportPane:
     probability: float
     seconds: float
     device: str
+    engine: str
     params: dict[str, Any]
     warnings: tuple[str, ...]
     picture: str  # data: URI
@@ -71,6 +72,7 @@ def build_report(
                 probability=float(result.probs[result.target]),
                 seconds=result.seconds,
                 device=result.device,
+                engine=result.engine,
                 params=result.params,
                 warnings=result.warnings,
                 picture=_data_uri(picture),

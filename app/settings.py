@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(20 * 1024 * 1024, gt=0, le=200 * 1024 * 1024)
     max_image_pixels: int = Field(40_000_000, gt=0, le=200_000_000)
     max_weights_bytes: int = Field(1024 * 1024 * 1024, gt=0)
+    fast_forward: bool = Field(
+        True,
+        description="Run forward-only methods (occlusion, KernelSHAP) on ONNX Runtime on the CPU.",
+    )
     job_workers: int = Field(2, ge=1, le=64, description="Jobs that run at the same time.")
     max_queued_jobs: int = Field(
         64, ge=0, le=10_000, description="Jobs that may wait; more are refused with 503."

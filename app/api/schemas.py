@@ -122,6 +122,7 @@ class ExplanationView(BaseModel):
     warnings: list[str]
     signed: bool
     device: str
+    engine: str = Field(description="What ran the forward passes: PyTorch or ONNX Runtime")
     peak: float = Field(description="99th percentile of |value|: the default full-colour value")
     minimum: float
     maximum: float
@@ -142,6 +143,7 @@ class ExplanationView(BaseModel):
             warnings=list(result.warnings),
             signed=result.signed,
             device=result.device,
+            engine=result.engine,
             peak=map_peak(result.attribution),
             minimum=float(result.attribution.min()),
             maximum=float(result.attribution.max()),

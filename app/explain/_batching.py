@@ -3,7 +3,6 @@
 from collections.abc import Callable
 
 import torch
-from torch import nn
 
 from app.explain.base import Progress
 
@@ -11,18 +10,19 @@ __all__ = ["batched_scores"]
 
 
 def batched_scores(
-    module: nn.Module,
+    forward: Callable[[torch.Tensor], torch.Tensor],
     count: int,
     make_batch: Callable[[int, int], torch.Tensor],
     target: int,
     batch_size: int,
     progress: Progress,
 ) -> torch.Tensor:
-    """logit[target] for images make_batch(start, stop), start..stop covering range(count)."""
+    """logit[target] for images make_batch(start, stop), start..stop covering range(count);
+    `forward` maps a batch to logits (LoadedModel.forward_logits: the fast path if prepared)."""
     scores = []
     with torch.no_grad():
         for start in range(0, count, batch_size):
             stop = min(start + batch_size, count)
-            scores.append(module(make_batch(start, stop))[:, target].float())
+            scores.append(forward(make_batch(start, stop))[:, target].float())
             progress(stop, count)
     return torch.cat(scores)

@@ -58,6 +58,7 @@ class Explanation:
     signed: bool  # True when negative values mean evidence against the target
     device: str
     warnings: tuple[str, ...] = ()
+    engine: str = "PyTorch"  # what ran the forward passes (see app/zoo/fast.py)
 
     def npz_arrays(self) -> dict[str, Any]:
         arrays: dict[str, Any] = {
@@ -85,6 +86,7 @@ class Method(ABC):
     Params: ClassVar[type[MethodParams]]
     signed: ClassVar[bool]
     in_default_panel: ClassVar[bool] = False  # ticked when the dashboard opens
+    forward_only: ClassVar[bool] = False  # only forward passes: may use the fast engine
 
     def supports(self, model: LoadedModel) -> str | None:
         """None when the method can run on this model, else the reason it cannot."""

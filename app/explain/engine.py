@@ -96,4 +96,5 @@ def explain(
         signed=explainer.signed,
         device=str(model.device),
         warnings=tuple(warnings),
+        engine=model.engine if explainer.forward_only else "PyTorch",
     )

@@ -83,6 +83,7 @@ class KernelShap(Method):
     Params = KernelShapParams
     signed = True
     in_default_panel = True
+    forward_only = True
 
     def attribute(
         self, model: LoadedModel, pixels: torch.Tensor, target: int, params: Any, progress: Progress
@@ -98,7 +99,7 @@ class KernelShap(Method):
             return baseline + keep * (pixels - baseline)
 
         scores = batched_scores(
-            model.module, len(coalitions), masked, target, params.batch_size, progress
+            model.forward_logits, len(coalitions), masked, target, params.batch_size, progress
         )
         values = solve_kernel_shap(coalitions, scores).float()
         warnings = []

@@ -47,6 +47,7 @@ class Occlusion(Method):
     Params = OcclusionParams
     signed = True
     in_default_panel = True
+    forward_only = True
 
     def attribute(
         self, model: LoadedModel, pixels: torch.Tensor, target: int, params: Any, progress: Progress
@@ -70,10 +71,9 @@ class Occlusion(Method):
                 ]
             return batch
 
-        with torch.no_grad():
-            reference = model.module(pixels)[0, target].float()
+        reference = model.forward_logits(pixels)[0, target].float()
         scores = batched_scores(
-            model.module, len(boxes), occluded, target, params.batch_size, progress
+            model.forward_logits, len(boxes), occluded, target, params.batch_size, progress
         )
         total = torch.zeros(height, width, device=pixels.device)
         counts = torch.zeros(height, width, device=pixels.device)

@@ -104,7 +104,8 @@ def deletion_insertion(
         deleted = image * (1 - mask) + removed * mask
         inserted = start_from * (1 - mask) + image * mask
         for name, batch in (("deletion", deleted), ("insertion", inserted)):
-            curves[name] += model.probabilities(batch)[:, target].float().cpu().tolist()
+            probabilities = torch.softmax(model.forward_logits(batch), dim=-1)
+            curves[name] += probabilities[:, target].float().cpu().tolist()
         progress(min(start + batch_size, len(counts)), len(counts))
     x = fractions.tolist()
     return Curves(

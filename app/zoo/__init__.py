@@ -69,6 +69,8 @@ def load_model(
         raise BadWeights(
             f"{name} gives {output_size} outputs but has {loaded.num_classes} class names"
         )
+    if settings.fast_forward:
+        loaded.enable_fast_forward()
     return loaded
 
 

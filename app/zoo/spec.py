@@ -9,6 +9,7 @@ from torch import nn
 
 from app.imaging.preprocessing import Normalize, Preprocessing
 from app.settings import Settings
+from app.zoo.fast import FastForward, build_fast_forward
 
 __all__ = ["LoadedModel", "ModelSpec", "PixelClassifier"]
 
@@ -52,6 +53,8 @@ class LoadedModel:
     labels: list[str]
     device: torch.device
     weights: str
+    fast_forward: FastForward | None = None  # see enable_fast_forward
+    engine: str = "PyTorch"  # what forward_logits runs on
 
     @property
     def name(self) -> str:
@@ -72,6 +75,22 @@ class LoadedModel:
     @property
     def input_size(self) -> int:
         return self.spec.preprocessing.crop
+
+    def enable_fast_forward(self) -> str:
+        """Prepare the faster logits-only path (app/zoo/fast.py) once; returns the engine."""
+        self.fast_forward, self.engine = build_fast_forward(
+            self.module, self.input_size, self.device
+        )
+        return self.engine
+
+    @torch.no_grad()
+    def forward_logits(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) pixels in [0, 1] -> (N, classes) logits on the model's device, without
+        gradients: for methods that need only forward passes. Uses the fast path if enabled."""
+        if self.fast_forward is None:
+            logits: torch.Tensor = self.module(pixels.to(self.device))
+            return logits
+        return self.fast_forward(pixels).to(self.device)
 
     @torch.no_grad()
     def probabilities(self, pixels: torch.Tensor) -> torch.Tensor:

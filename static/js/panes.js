@@ -169,7 +169,8 @@ export class Pane {
     this.setStatus("done");
     this.element.dataset.jobId = view.id;
     const params = Object.entries(result.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ");
-    this.meta.textContent = `${formatSeconds(result.seconds)} on ${result.device}${view.reused ? " (cached)" : ""} · `
+    const engine = result.engine === "PyTorch" ? "" : `, ${result.engine}`;
+    this.meta.textContent = `${formatSeconds(result.seconds)} on ${result.device}${engine}${view.reused ? " (cached)" : ""} · `
       + `class ${result.target_label} (${result.target}), p = ${result.probability.toFixed(3)}`
       + (params ? ` · ${params}` : "");
     this.warnings.replaceChildren(...result.warnings.map((w) => element("li", null, w)));
