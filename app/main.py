@@ -32,7 +32,13 @@ def create_app(settings: Settings, models: ModelPool | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         model = pool.get()  # once, at start-up: the first request does not wait for it
-        log.info("model %s ready on %s (%s)", model.name, model.device, model.weights)
+        log.info(
+            "model %s ready on %s, forward-only methods on %s (weights: %s)",
+            model.name,
+            model.device,
+            model.engine,
+            model.weights,
+        )
         yield
         workspace.jobs.shutdown()
 
