@@ -5,6 +5,7 @@ Bad input ends with one line on stderr and exit code 2; never a traceback (unles
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -236,6 +237,7 @@ def _serve(args: argparse.Namespace) -> None:
     if not 0 < args.port < 65536:
         raise BadParameter(f"--port: {args.port} is not a port number (1 to 65535)")
     print(f"Lantern: http://{args.host}:{args.port}/  (model {settings.default_model})")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
 
 
