@@ -111,3 +111,23 @@ def test_layer_order_ignores_other_threads_using_the_model(tiny, pixels) -> None
         stop.set()
         other.join()
     assert all(steps == alone for steps in together)
+
+
+def test_randomised_copies_of_a_fast_model_use_the_fast_path(pixels, monkeypatch) -> None:
+    from app.zoo import LoadedModel
+    from tests.models import TinyNet, loaded
+
+    model = loaded(TinyNet())
+    model.enable_fast_forward()
+    engines = []
+    original = LoadedModel.enable_fast_forward
+
+    def record(self: LoadedModel) -> str:
+        engines.append(original(self))
+        return engines[-1]
+
+    monkeypatch.setattr(LoadedModel, "enable_fast_forward", record)
+    randomization_test(model, pixels, "occlusion", params={"window": 8, "stride": 4}, steps=3)
+    assert engines == ["ONNX Runtime"] * 3
+    randomization_test(model, pixels, "saliency", steps=3)  # gradients: PyTorch, no export
+    assert len(engines) == 3
