@@ -67,7 +67,12 @@ def _entry(item: Method | Attack, **extra: Any) -> CatalogEntry:
 @router.get("/methods")
 def list_methods() -> list[CatalogEntry]:
     return [
-        _entry(method, signed=method.signed, in_default_panel=method.in_default_panel)
+        _entry(
+            method,
+            signed=method.signed,
+            in_default_panel=method.in_default_panel,
+            forward_only=method.forward_only,
+        )
         for method in METHODS
     ]
 

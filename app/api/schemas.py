@@ -84,6 +84,7 @@ class CatalogEntry(BaseModel):
     signed: bool | None = None
     needs_target: bool | None = None
     in_default_panel: bool = False
+    forward_only: bool | None = Field(None, description="Needs only forward passes")
     parameters: dict[str, Any]
 
 

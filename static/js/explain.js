@@ -68,7 +68,7 @@ function syncPanes({ rerun = false } = {}) {
       pane = new Pane(panesElement, {
         key: name, title: method.title, method: name, schema: method.parameters,
         onParams: (p, values) => { params.set(name, values); start(p); },
-        onDone: attachScorecard,
+        onDone: (p, view) => attachScorecard(p, view, method),
       });
       panes.set(name, pane);
     }
