@@ -8,6 +8,7 @@ from app.api.deps import WorkspaceDep, png_response
 from app.api.schemas import CatalogEntry, ModelView, SampleView
 from app.attacks import ATTACKS, Attack
 from app.explain import METHODS, Method
+from app.explain._layers import spatial_convs
 from app.imaging import SAMPLES, sample_image
 from app.zoo import MODELS, get_spec
 
@@ -52,6 +53,15 @@ def list_classes(name: str, workspace: WorkspaceDep) -> list[str]:
     if name in workspace.models.preloaded or workspace.models.is_loaded(name):
         return workspace.models.get(name).labels
     return get_spec(name).labels()
+
+
+@router.get("/models/{name:path}/layers")
+def list_layers(name: str, workspace: WorkspaceDep) -> list[str]:
+    """Layers Grad-CAM can use, the model's default first, then from the output back."""
+    model = workspace.models.get(name)
+    layers = spatial_convs(model)[::-1]
+    default = model.spec.grad_cam_layer
+    return ([default] if default else []) + [layer for layer in layers if layer != default]
 
 
 def _entry(item: Method | Attack, **extra: Any) -> CatalogEntry:

@@ -10,7 +10,13 @@ from torch import nn
 from app.errors import BadParameter
 from app.zoo import LoadedModel
 
-__all__ = ["capture_outputs", "last_spatial_conv", "probe_outputs", "resolve_layer"]
+__all__ = [
+    "capture_outputs",
+    "last_spatial_conv",
+    "probe_outputs",
+    "resolve_layer",
+    "spatial_convs",
+]
 
 
 @contextmanager
@@ -59,11 +65,17 @@ def probe_outputs(model: LoadedModel, names: list[str]) -> dict[str, tuple[int, 
     return shapes
 
 
-def last_spatial_conv(model: LoadedModel) -> str:
-    """Name (inside model.network) of the last Conv2d whose output has height and width > 1."""
+def spatial_convs(model: LoadedModel) -> list[str]:
+    """Names of the Conv2d layers whose output has height and width > 1, in the order they run:
+    the layers Grad-CAM can use."""
     convs = [n for n, m in model.network.named_modules() if isinstance(m, nn.Conv2d)]
     shapes = probe_outputs(model, convs)
-    spatial = [name for name, shape in shapes.items() if len(shape) == 4 and min(shape[2:]) > 1]
+    return [name for name, shape in shapes.items() if len(shape) == 4 and min(shape[2:]) > 1]
+
+
+def last_spatial_conv(model: LoadedModel) -> str:
+    """Name (inside model.network) of the last Conv2d whose output has height and width > 1."""
+    spatial = spatial_convs(model)
     if not spatial:
         raise BadParameter(f"{model.name} has no convolution with a spatial output for Grad-CAM")
     return spatial[-1]

@@ -48,6 +48,7 @@ class GradCamParams(MethodParams):
         None,
         max_length=200,
         description="Layer inside the network (e.g. _conv_head); empty = the model's default",
+        json_schema_extra={"x-suggest": "layers"},  # the form offers GET /api/models/M/layers
     )
 
 

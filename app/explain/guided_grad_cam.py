@@ -20,7 +20,10 @@ __all__ = ["GuidedGradCam"]
 
 class GuidedGradCamParams(MethodParams):
     layer: str | None = Field(
-        None, max_length=200, description="Grad-CAM layer; empty = the model's default"
+        None,
+        max_length=200,
+        description="Grad-CAM layer; empty = the model's default",
+        json_schema_extra={"x-suggest": "layers"},
     )
 
 

@@ -69,6 +69,7 @@ function syncPanes({ rerun = false } = {}) {
         key: name, title: method.title, method: name, schema: method.parameters,
         onParams: (p, values) => { params.set(name, values); start(p); },
         onDone: (p, view) => attachScorecard(p, view, method),
+        suggest: (kind) => api(`/api/models/${state.model}/${kind}`),
       });
       panes.set(name, pane);
     }

@@ -69,7 +69,7 @@ function element(tag, className, text) {
 }
 
 export class Pane {
-  constructor(container, { key, title, method, group = "all", schema = null, onParams = null, onDone = null }) {
+  constructor(container, { key, title, method, group = "all", schema = null, onParams = null, onDone = null, suggest = null }) {
     this.key = key;
     this.method = method;
     this.group = group;
@@ -111,7 +111,7 @@ export class Pane {
     this.extra = element("div", "extra");  // e.g. the scorecard
     this.element.append(header, this.stage, this.readout, this.meta, this.warnings, this.extra);
     if (schema && Object.keys(schema.properties ?? {}).length && onParams) {
-      this.paramsForm = paramsForm(schema, (values) => onParams(this, values));
+      this.paramsForm = paramsForm(schema, (values) => onParams(this, values), suggest);
       this.element.append(this.paramsForm);
     }
     this.element.append(this.downloadLink);
@@ -218,7 +218,8 @@ export class Pane {
 }
 
 // A form built from a method's JSON schema (the API's /methods): one input per parameter.
-export function paramsForm(schema, onApply) {
+// A property with "x-suggest": KIND gets a list of choices from suggest(KIND) (e.g. layers).
+export function paramsForm(schema, onApply, suggest = null) {
   const details = element("details", "params");
   details.append(element("summary", null, "Parameters"));
   const form = element("form");
@@ -228,6 +229,7 @@ export function paramsForm(schema, onApply) {
     label.title = property.description ?? "";
     const { input, read } = inputFor(name, property);
     label.append(input);
+    if (property["x-suggest"] && suggest) addSuggestions(input, property["x-suggest"], suggest);
     form.append(label);
     readers.push([name, read]);
   }
@@ -240,6 +242,16 @@ export function paramsForm(schema, onApply) {
   });
   details.append(form);
   return details;
+}
+
+let suggestionLists = 0;
+
+function addSuggestions(input, kind, suggest) {
+  const list = element("datalist");
+  list.id = `suggest-${kind}-${++suggestionLists}`;
+  input.setAttribute("list", list.id);
+  input.after(list);
+  suggest(kind).then((choices) => list.replaceChildren(...choices.map((c) => new Option(c)))).catch(() => {});
 }
 
 function inputFor(name, property) {

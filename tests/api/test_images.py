@@ -112,5 +112,8 @@ def test_catalog(client) -> None:
     panel = [m["name"] for m in methods if m["in_default_panel"]]
     assert panel == ["occlusion", "saliency", "guided_backprop", "grad_cam", "kernel_shap"]
     assert by_name["occlusion"]["parameters"]["properties"]["window"]["default"] == 32
+    assert by_name["grad_cam"]["parameters"]["properties"]["layer"]["x-suggest"] == "layers"
+    assert client.get("/api/models/tiny/layers").json() == ["head", "conv3", "conv2", "conv1"]
+    assert client.get("/api/models/nope/layers").status_code == 404
     attacks = {a["name"]: a for a in client.get("/api/attacks").json()}
     assert attacks["targeted"]["needs_target"] and not attacks["fgsm"]["needs_target"]

@@ -71,6 +71,14 @@ def test_explain_compare_retarget_and_report(page, server_url, tmp_path) -> None
     assert "Egyptian cat" in browser_page.locator("#target-info").inner_text()
     page.screenshot("five-panes")
 
+    # Grad-CAM's layer field offers the model's layers, its default first.
+    browser_page.wait_for_function(
+        "() => document.querySelectorAll('.pane[data-method=grad_cam] .params datalist option')"
+        ".length > 10"
+    )
+    options = browser_page.locator('.pane[data-method="grad_cam"] .params datalist option')
+    assert options.first.evaluate("(option) => option.value") == "_conv_head"
+
     # Every pane gets its scorecard: deletion / insertion AUC, and the sanity check at once for
     # the one-pass methods (a button for the slow ones). The paper's result shows on the page.
     browser_page.wait_for_function(
