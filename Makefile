@@ -19,7 +19,7 @@ setup: $(STAMP)
 
 # The browser tests drive Debian's chromium (never a browser that Playwright downloads).
 chromium:
-	command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
+	command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 # The dashboard on the default model: http://127.0.0.1:8000
 demo: setup
