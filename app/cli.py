@@ -226,9 +226,7 @@ def _attack(args: argparse.Namespace) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    import uvicorn
-
-    from app.main import create_app
+    from app.main import serve
 
     settings = _settings(args)
     if args.model:
@@ -238,7 +236,7 @@ def _serve(args: argparse.Namespace) -> None:
         raise BadParameter(f"--port: {args.port} is not a port number (1 to 65535)")
     print(f"Lantern: http://{args.host}:{args.port}/  (model {settings.default_model})")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    serve(settings, args.host, args.port)
 
 
 def _sanity(args: argparse.Namespace) -> None:

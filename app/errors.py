@@ -9,7 +9,12 @@ __all__ = [
     "Cancelled",
     "ImageTooLarge",
     "JobNotFinished",
+    "JobTimeout",
     "LanternError",
+    "NotSignedIn",
+    "RateLimited",
+    "RequestTooLarge",
+    "StaleForm",
     "UnknownAsset",
     "UnknownAttack",
     "UnknownImage",
@@ -95,6 +100,38 @@ class JobNotFinished(LanternError):
     status_code = 409
 
 
+class JobTimeout(LanternError):
+    """A job ran past its deadline (LANTERN_JOB_TIMEOUT_SECONDS)."""
+
+    status_code = 504
+
+
+class NotSignedIn(LanternError):
+    """The server has an API token and the request did not carry it (or a session cookie)."""
+
+    status_code = 401
+
+
+class StaleForm(LanternError):
+    """A state-changing request signed in by cookie without the page's CSRF token."""
+
+    status_code = 403
+
+
+class RequestTooLarge(LanternError):
+    status_code = 413
+
+
+class RateLimited(LanternError):
+    """Too many requests from one client (HTTP 429 with Retry-After)."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class Busy(LanternError):
     """The job queue is full: try again later (HTTP 503 with Retry-After)."""
 
@@ -107,6 +144,8 @@ def http_status(error: LanternError) -> int:
 
 
 def http_headers(error: LanternError) -> dict[str, str]:
-    if isinstance(error, Busy):
+    if isinstance(error, (Busy, RateLimited)):
         return {"Retry-After": str(error.retry_after_seconds)}
+    if isinstance(error, NotSignedIn):
+        return {"WWW-Authenticate": 'Bearer realm="lantern"'}
     return {}

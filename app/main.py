@@ -1,10 +1,14 @@
 """create_app(settings) -> FastAPI: loads the default model once, serves the API and the pages."""
 
 import logging
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import FrameType
 
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -12,13 +16,14 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from app.api import api_router, pages_router
+from app.api.guard import AccessGuard, BodyLimit, RateLimit, SecurityHeaders
 from app.errors import LanternError, http_headers, http_status
 from app.settings import Settings
 from app.workspace import Workspace
 from app.zoo import load_model
 from app.zoo.pool import ModelPool
 
-__all__ = ["ROOT", "create_app"]
+__all__ = ["ROOT", "create_app", "serve"]
 
 ROOT = Path(__file__).resolve().parent.parent  # templates/ and static/ live beside app/
 log = logging.getLogger("lantern")
@@ -39,7 +44,9 @@ def create_app(settings: Settings, models: ModelPool | None = None) -> FastAPI:
             model.engine,
             model.weights,
         )
+        app.state.ready = True
         yield
+        app.state.ready = False
         workspace.jobs.shutdown()
 
     app = FastAPI(
@@ -51,13 +58,72 @@ def create_app(settings: Settings, models: ModelPool | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.workspace = workspace
+    app.state.ready = False
     app.state.templates = Jinja2Templates(directory=ROOT / "templates")
     app.add_exception_handler(LanternError, _lantern_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.include_router(api_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    _guard(app, settings)
     return app
+
+
+def _guard(app: FastAPI, settings: Settings) -> None:
+    """Middleware, innermost first: body limit, token, rate limit, CORS, security headers."""
+    app.add_middleware(BodyLimit, settings=settings)
+    if settings.api_token is not None:
+        app.add_middleware(AccessGuard, token=settings.api_token.get_secret_value())
+    if settings.rate_limit_per_minute:
+        app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Token"],
+        )
+    app.add_middleware(SecurityHeaders)
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Run the dashboard under uvicorn until SIGTERM or SIGINT, then shut down gracefully."""
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5
+    )
+    _GracefulServer(config, app.state.workspace, settings.shutdown_grace_seconds).run()
+
+
+class _GracefulServer(uvicorn.Server):
+    """On the first SIGTERM/SIGINT: /readyz answers 503 and new jobs are refused at once, while
+    the listener stays open; running jobs get `grace` seconds to finish, the rest are failed;
+    then uvicorn closes the listener and stops. A second signal stops at once."""
+
+    _READINESS_SECONDS = 1.0  # at least this long with /readyz at 503 before the listener closes
+
+    def __init__(self, config: uvicorn.Config, workspace: Workspace, grace: float) -> None:
+        super().__init__(config)
+        self.workspace = workspace
+        self.grace = grace
+        self.draining = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.draining:
+            super().handle_exit(sig, frame)
+            return
+        self.draining = True
+        log.info("signal %d: draining (up to %g s for running jobs)", sig, self.grace)
+        threading.Thread(target=self._drain, args=(sig, frame), daemon=True).start()
+
+    def _drain(self, sig: int, frame: FrameType | None) -> None:
+        began = time.monotonic()
+        finished, stopped = self.workspace.jobs.drain(self.grace)
+        time.sleep(max(0.0, self._READINESS_SECONDS - (time.monotonic() - began)))
+        log.info("drained: %d jobs finished, %d stopped as failed", finished, stopped)
+        super().handle_exit(sig, frame)
 
 
 async def _lantern_error(request: Request, error: LanternError) -> JSONResponse:

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -36,6 +36,30 @@ class Settings(BaseSettings):
         512, ge=16, le=100_000, description="Finished jobs (and their results) kept for reuse."
     )
     kept_images: int = Field(256, ge=4, le=100_000, description="Uploaded images kept.")
+    job_timeout_seconds: float = Field(
+        600.0, gt=0, le=86_400, description="A running job past this ends as 'timeout'."
+    )
+    shutdown_grace_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="On SIGTERM, how long running jobs may finish before they are failed.",
+    )
+    max_request_bytes: int = Field(
+        1024 * 1024, gt=0, le=100 * 1024 * 1024, description="Limit of a JSON request body."
+    )
+    api_token: SecretStr | None = Field(
+        None,
+        description="When set, every page and API route needs it (header, or the login page's "
+        "cookie). At least 16 characters.",
+    )
+    rate_limit_per_minute: int = Field(
+        1200, ge=0, le=1_000_000, description="API requests per client address; 0 = no limit."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from other sites (JSON list); none = off.",
+    )
 
     @field_validator("device")
     @classmethod
@@ -44,6 +68,20 @@ class Settings(BaseSettings):
 
         if value == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' was asked for but no CUDA device is available")
+        return value
+
+    @field_validator("api_token")
+    @classmethod
+    def _strong_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("the API token must have at least 16 characters")
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard_origin(cls, value: list[str]) -> list[str]:
+        if "*" in value:
+            raise ValueError("name the allowed origins; '*' would let any site use the API")
         return value
 
     def torch_device(self) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+from PIL import Image
 
 from app.attacks import ATTACKS, AttackResult, attack
 from app.errors import BadTarget, JobNotFinished, UnsupportedMethod
@@ -18,8 +19,10 @@ from app.explain._baselines import Baseline
 from app.explain.base import Progress
 from app.explain.engine import check_class, parse_params
 from app.imaging import decode_image, sample_image
+from app.jobs.codec import decode_result, encode_result, register_result_type
 from app.jobs.images import ImageStore, StoredImage
 from app.jobs.queue import Job, JobQueue, JobStatus
+from app.jobs.store import Database
 from app.settings import Settings
 from app.trust import FaithfulnessResult, RandomizationResult, faithfulness, randomization_test
 from app.zoo import LoadedModel
@@ -47,6 +50,7 @@ class Subject:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
+@register_result_type
 @dataclass(frozen=True)
 class AttackOutcome:
     result: AttackResult
@@ -64,8 +68,26 @@ class Workspace:
 
     @classmethod
     def create(cls, settings: Settings, models: ModelPool) -> "Workspace":
-        jobs = JobQueue(settings.job_workers, settings.max_queued_jobs, settings.kept_jobs)
-        return cls(settings, models, ImageStore(settings.kept_images), jobs)
+        """A workspace whose images and jobs live in `settings.data_dir`/lantern.sqlite3."""
+        database = Database(settings.data_dir / "lantern.sqlite3")
+        limits = settings.max_image_bytes, settings.max_image_pixels
+
+        def reload(kind: Literal["upload", "sample"], content: bytes) -> Image.Image:
+            if kind == "sample":
+                return sample_image(content.decode().removeprefix("sample:"))
+            return decode_image(content, *limits)
+
+        images = ImageStore(settings.kept_images, database, reload)
+        jobs = JobQueue(
+            settings.job_workers,
+            settings.max_queued_jobs,
+            settings.kept_jobs,
+            timeout=settings.job_timeout_seconds,
+            database=database,
+            encode=encode_result,
+            decode=lambda data: decode_result(data, images.get),
+        )
+        return cls(settings, models, images, jobs)
 
     # Images
 
@@ -74,7 +96,7 @@ class Workspace:
         return self.images.add(decode_image(content, *limits), filename, content)
 
     def add_sample(self, name: str) -> StoredImage:
-        return self.images.add(sample_image(name), name, f"sample:{name}".encode())
+        return self.images.add(sample_image(name), name, f"sample:{name}".encode(), kind="sample")
 
     def predictions(self, image_id: str, model_name: str | None, top: int) -> list[Prediction]:
         model = self.models.get(model_name)

@@ -265,21 +265,24 @@ def test_models_says_where_missing_weights_go(capsys) -> None:
 def test_serve_refuses_bad_settings_before_starting(capsys, monkeypatch) -> None:
     import uvicorn
 
-    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: pytest.fail("must not start"))
+    monkeypatch.setattr(uvicorn.Server, "run", lambda *args, **kwargs: pytest.fail("must not start"))
     assert main(["serve", "--model", "resnet"]) == 2
     assert "unknown model 'resnet'" in capsys.readouterr().err
     assert main(["serve", "--port", "70000"]) == 2
     assert "--port: 70000 is not a port number" in capsys.readouterr().err
 
 
-def test_serve_starts_uvicorn_with_the_chosen_model(capsys, monkeypatch) -> None:
+def test_serve_starts_uvicorn_with_the_chosen_model(capsys, monkeypatch, tmp_path) -> None:
     import uvicorn
 
     started = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.update(app=app, **options))
+    monkeypatch.setenv("LANTERN_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(uvicorn.Server, "run", lambda server: started.update(config=server.config))
     assert main(["serve", "--port", "8123", "--model", "torchvision/resnet18"]) == 0
-    assert started["port"] == 8123 and started["host"] == "127.0.0.1"
-    assert started["app"].state.workspace.settings.default_model == "torchvision/resnet18"
+    config = started["config"]
+    assert config.port == 8123 and config.host == "127.0.0.1"
+    assert config.app.state.workspace.settings.default_model == "torchvision/resnet18"
+    assert (tmp_path / "lantern.sqlite3").is_file()
     assert "http://127.0.0.1:8123/" in capsys.readouterr().out
 
 

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api import catalog, images, jobs, pages, reports, trust
+from app.api import access, catalog, health, images, jobs, pages, reports, trust
 
 __all__ = ["api_router", "pages_router"]
 
@@ -10,4 +10,6 @@ api_router = APIRouter(prefix="/api")
 for _module in (catalog, images, jobs, reports, trust):
     api_router.include_router(_module.router)
 
-pages_router = pages.router
+pages_router = APIRouter()
+for _module in (pages, access, health):
+    pages_router.include_router(_module.router)

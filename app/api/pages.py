@@ -3,10 +3,10 @@
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 
 from app.api.deps import WorkspaceDep
+from app.api.guard import csrf_token
 from app.errors import UnknownAsset
 from app.explain.exact_shapley import (
     LECTURE_GAME,
@@ -29,8 +29,12 @@ _SWAGGER_FILES = {
 def _page(
     request: Request, workspace: WorkspaceDep, template: str, **context: object
 ) -> HTMLResponse:
+    token = workspace.settings.api_token
+    csrf = None if token is None else csrf_token(token.get_secret_value())
     response: HTMLResponse = request.app.state.templates.TemplateResponse(
-        request, template, {"default_model": workspace.settings.default_model, **context}
+        request,
+        template,
+        {"default_model": workspace.settings.default_model, "csrf_token": csrf, **context},
     )
     return response
 
@@ -66,14 +70,10 @@ def shapley_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
 
 
 @router.get("/docs", response_class=HTMLResponse)
-def read_api_docs(request: Request) -> HTMLResponse:
-    """Swagger UI for /openapi.json, with its files served from here (no CDN)."""
-    return get_swagger_ui_html(
-        openapi_url=request.app.openapi_url,
-        title="Lantern API",
-        swagger_js_url=f"{_SWAGGER}/swagger-ui-bundle.js",
-        swagger_css_url=f"{_SWAGGER}/swagger-ui.css",
-        swagger_favicon_url=f"{_SWAGGER}/favicon.png",
+def read_api_docs(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
+    """Swagger UI for /openapi.json, with its files served from here (no CDN, no inline script)."""
+    return _page(
+        request, workspace, "docs.html", openapi_url=request.app.openapi_url, swagger=_SWAGGER
     )
 
 

@@ -1,16 +1,21 @@
-"""Images the user uploaded (or an attack produced), by content hash, bounded in memory."""
+"""Images the user uploaded (or an attack produced), by content hash: the most recent in memory,
+and (with a database) on disk, so they outlive a restart."""
 
 import hashlib
+import io
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 from PIL import Image
 
-from app.errors import UnknownImage
+from app.errors import LanternError, UnknownImage
 from app.imaging import pixels_to_image
+from app.jobs.store import Database, ImageRow
 from app.zoo import LoadedModel
 
 __all__ = ["ImageStore", "StoredImage"]
@@ -34,20 +39,40 @@ class StoredImage:
         return model.preprocessing.model_view(self.image)
 
 
+Reload = Callable[[Literal["upload", "sample"], bytes], Image.Image]
+"""Decode a stored upload (its bytes) or sample (its name) again, under today's rules."""
+
+
 class ImageStore:
-    def __init__(self, kept: int) -> None:
+    def __init__(
+        self, kept: int, database: Database | None = None, reload: Reload | None = None
+    ) -> None:
         self._kept = kept
+        self._database = database
+        self._reload = reload
         self._lock = threading.Lock()
         self._images: OrderedDict[str, StoredImage] = OrderedDict()
 
-    def add(self, image: Image.Image, name: str, content: bytes) -> StoredImage:
+    def add(
+        self,
+        image: Image.Image,
+        name: str,
+        content: bytes,
+        kind: Literal["upload", "sample"] = "upload",
+    ) -> StoredImage:
         """Store an image under the hash of its bytes (the same file gives the same id)."""
-        return self._put(StoredImage(_digest(content), name[:200], image))
+        stored = StoredImage(_digest(content), name[:200], image)
+        self._save(ImageRow(stored.id, kind, stored.name, content))
+        return self._put(stored)
 
     def add_pixels(self, pixels: np.ndarray, name: str) -> StoredImage:
         exact = np.ascontiguousarray(pixels, dtype=np.float32)
         picture = pixels_to_image(exact)
-        return self._put(StoredImage(_digest(exact.tobytes()), name, picture, exact))
+        stored = StoredImage(_digest(exact.tobytes()), name[:200], picture, exact)
+        buffer = io.BytesIO()
+        np.save(buffer, exact, allow_pickle=False)
+        self._save(ImageRow(stored.id, "pixels", stored.name, buffer.getvalue()))
+        return self._put(stored)
 
     def get(self, image_id: str) -> StoredImage:
         with self._lock:
@@ -55,10 +80,31 @@ class ImageStore:
             if stored is not None:
                 self._images.move_to_end(image_id)
         if stored is None:
-            raise UnknownImage(
-                f"no image {image_id!r} here (images are kept in memory): upload it again"
-            )
+            stored = self._load(image_id)
+        if stored is None:
+            raise UnknownImage(f"no image {image_id!r} here (or no longer): upload it again")
         return stored
+
+    def _save(self, row: ImageRow) -> None:
+        if self._database is not None:
+            self._database.save_image(row, self._kept)
+
+    def _load(self, image_id: str) -> StoredImage | None:
+        row = None if self._database is None else self._database.image(image_id)
+        if row is None:
+            return None
+        try:
+            if row.kind == "pixels":
+                exact = np.load(io.BytesIO(row.content), allow_pickle=False)
+                stored = StoredImage(row.id, row.name, pixels_to_image(exact), exact)
+            elif self._reload is not None and row.kind in ("upload", "sample"):
+                kind: Literal["upload", "sample"] = "upload" if row.kind == "upload" else "sample"
+                stored = StoredImage(row.id, row.name, self._reload(kind, row.content))
+            else:
+                return None
+        except (LanternError, ValueError, OSError):
+            return None  # stored under older, looser rules: treat as gone
+        return self._put(stored)
 
     def _put(self, stored: StoredImage) -> StoredImage:
         with self._lock:

@@ -1,5 +1,6 @@
 """A bounded job queue: a fixed pool of worker threads, progress from the work's own loop,
-cancellation at its next progress call, and finished jobs kept (bounded) for reuse as a cache."""
+cancellation and deadlines at its next progress call, finished jobs kept (bounded) for reuse as a
+cache, and (with a database) every job written down, so a restart loses no finished result."""
 
 import enum
 import logging
@@ -9,13 +10,14 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 
-from app.errors import Busy, Cancelled, LanternError, UnknownJob
+from app.errors import Busy, Cancelled, JobTimeout, LanternError, UnknownJob
 from app.explain.base import Progress
+from app.jobs.store import Database, JobRow
 
 __all__ = ["Job", "JobQueue", "JobStatus", "Work"]
 
@@ -31,10 +33,11 @@ class JobStatus(enum.StrEnum):
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
 
     @property
     def terminal(self) -> bool:
-        return self in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
+        return self not in (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 @dataclass
@@ -52,6 +55,23 @@ class Job:
     error: str | None = None
     error_status: int | None = None
     cancel_requested: threading.Event = field(default_factory=threading.Event)
+    stop_reason: str | None = None  # set when the server, not the user, stops the job
+    stored: bool = False  # its result is in the database, not yet read back
+
+    def row(self) -> JobRow:
+        return JobRow(
+            self.id,
+            self.kind,
+            self.key,
+            self.request,
+            str(self.status),
+            self.progress,
+            self.created,
+            self.started,
+            self.finished,
+            self.error,
+            self.error_status,
+        )
 
     def eta_seconds(self) -> float | None:
         """Remaining seconds, extrapolated from the time the finished part took."""
@@ -67,28 +87,63 @@ class Job:
 
 
 class JobQueue:
-    """At most `workers` jobs run at once and `max_queued` wait; one more is refused (Busy)."""
+    """At most `workers` jobs run at once and `max_queued` wait; one more is refused (Busy).
 
-    def __init__(self, workers: int, max_queued: int, kept: int) -> None:
+    A running job that passes `timeout` seconds ends as `timeout` at its next progress call. With
+    a `database`, jobs are written down (results through `encode`, read back with `decode`) and
+    the jobs an earlier process left unfinished are marked failed at construction.
+    """
+
+    def __init__(
+        self,
+        workers: int,
+        max_queued: int,
+        kept: int,
+        timeout: float | None = None,
+        database: Database | None = None,
+        encode: Callable[[Any], bytes] | None = None,
+        decode: Callable[[bytes], Any] | None = None,
+    ) -> None:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lantern-job")
         self._max_queued = max_queued
         self._workers = workers
         self._kept = kept
+        self._timeout = timeout
+        self._database = database
+        self._encode = encode
+        self._decode = decode
+        self._accepting = True
         self._lock = threading.Lock()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._by_key: dict[str, str] = {}
         self._futures: dict[str, Future[None]] = {}
+        if database is not None:
+            interrupted = database.fail_unfinished()
+            if interrupted:
+                log.warning("%d jobs were cut off by the last shutdown: marked failed", interrupted)
+            for row in database.recent_jobs(kept):
+                job = Job(**{**vars(row), "status": JobStatus(row.status)}, stored=True)
+                self._jobs[job.id] = job
+                if job.status == JobStatus.DONE:
+                    self._by_key[job.key] = job.id
+
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
 
     def submit(self, kind: str, key: str, request: dict[str, Any], work: Work) -> tuple[Job, bool]:
         """(job, True) for a new job; (the live or finished job with this key, False): a hit."""
         with self._lock:
             existing = self._jobs.get(self._by_key.get(key, ""))
-            if existing is not None and existing.status not in (
-                JobStatus.FAILED,
-                JobStatus.CANCELLED,
+            if existing is not None and existing.status in (
+                JobStatus.QUEUED,
+                JobStatus.RUNNING,
+                JobStatus.DONE,
             ):
                 self._jobs.move_to_end(existing.id)
                 return existing, False
+            if not self._accepting:
+                raise Busy("the server is shutting down and takes no new jobs")
             active = sum(not job.status.terminal for job in self._jobs.values())
             if active >= self._workers + self._max_queued:
                 raise Busy(
@@ -98,6 +153,7 @@ class JobQueue:
             job = Job(id=uuid.uuid4().hex, kind=kind, key=key, request=request)
             self._jobs[job.id] = job
             self._by_key[key] = job.id
+            self._save(job)
             self._futures[job.id] = self._executor.submit(self._run, job, work)
             self._forget_old()
             return job, True
@@ -106,13 +162,35 @@ class JobQueue:
         """The job with this key if it is done, else None."""
         with self._lock:
             job = self._jobs.get(self._by_key.get(key, ""))
-        return job if job is not None and job.status == JobStatus.DONE else None
+        if job is None or job.status != JobStatus.DONE:
+            return None
+        return self._with_result(job)
 
     def get(self, job_id: str) -> Job:
         with self._lock:
             job = self._jobs.get(job_id)
         if job is None:
             raise UnknownJob(f"no job {job_id!r}: it never existed or was dropped from the cache")
+        return self._with_result(job)
+
+    def _with_result(self, job: Job) -> Job:
+        """A job read back from the database gets its result on first use."""
+        if not job.stored:
+            return job
+        data = None if self._database is None else self._database.job_result(job.id)
+        if job.status == JobStatus.DONE:
+            try:
+                job.result = None if data is None or self._decode is None else self._decode(data)
+            except (LanternError, ValueError, KeyError, TypeError) as error:
+                log.warning("the stored result of job %s cannot be read: %s", job.id, error)
+                job.result = None
+            if job.result is None:
+                with self._lock:
+                    self._jobs.pop(job.id, None)
+                    if self._by_key.get(job.key) == job.id:
+                        del self._by_key[job.key]
+                raise UnknownJob(f"the result of job {job.id!r} is gone: start the job again")
+        job.stored = False
         return job
 
     def cancel(self, job_id: str) -> Job:
@@ -124,13 +202,29 @@ class JobQueue:
                 self._cancelled(job)
         return job
 
-    def shutdown(self) -> None:
-        """Cancel waiting and running jobs, and wait for the workers to stop."""
+    def active(self) -> int:
+        """Jobs waiting or running."""
         with self._lock:
-            jobs = list(self._jobs.values())
-        for job in jobs:
-            if not job.status.terminal:
-                self.cancel(job.id)
+            return sum(not job.status.terminal for job in self._jobs.values())
+
+    def drain(self, grace_seconds: float) -> tuple[int, int]:
+        """Take no new jobs; let waiting and running ones finish for up to `grace_seconds`, then
+        stop the rest as failed. Returns (finished in time, stopped)."""
+        self._accepting = False
+        before = self.active()
+        deadline = time.monotonic() + grace_seconds
+        while self.active() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with self._lock:
+            left = [job for job in self._jobs.values() if not job.status.terminal]
+        for job in left:
+            job.stop_reason = "the server shut down before this job finished; start it again"
+            self.cancel(job.id)
+        return before - len(left), len(left)
+
+    def shutdown(self) -> None:
+        """Stop waiting and running jobs, and wait for the workers to stop."""
+        self.drain(0.0)
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     def _run(self, job: Job, work: Work) -> None:
@@ -139,16 +233,25 @@ class JobQueue:
             return
         job.status = JobStatus.RUNNING
         job.started = time.time()
+        self._save(job)
+        deadline = None if self._timeout is None else time.monotonic() + self._timeout
 
         def progress(done: int, total: int) -> None:
             if job.cancel_requested.is_set():
                 raise Cancelled("cancelled")
+            if deadline is not None and time.monotonic() > deadline:
+                raise JobTimeout(
+                    f"the job ran past its deadline of {self._timeout:g} s; "
+                    "try cheaper parameters (fewer steps, samples or windows)"
+                )
             job.progress = min(1.0, max(0.0, done / total)) if total > 0 else 0.0
 
         try:
             result = work(progress)
         except Cancelled:
             self._cancelled(job)
+        except JobTimeout as error:
+            self._finish(job, JobStatus.TIMEOUT, error=str(error), status_code=error.status_code)
         except LanternError as error:
             self._finish(job, JobStatus.FAILED, error=str(error), status_code=error.status_code)
         except (torch.OutOfMemoryError, MemoryError):
@@ -164,7 +267,10 @@ class JobQueue:
             self._finish(job, JobStatus.DONE)
 
     def _cancelled(self, job: Job) -> None:
-        self._finish(job, JobStatus.CANCELLED, error="cancelled", status_code=409)
+        if job.stop_reason is not None:
+            self._finish(job, JobStatus.FAILED, error=job.stop_reason, status_code=503)
+        else:
+            self._finish(job, JobStatus.CANCELLED, error="cancelled", status_code=409)
 
     def _finish(
         self, job: Job, status: JobStatus, error: str | None = None, status_code: int = 500
@@ -172,13 +278,29 @@ class JobQueue:
         job.error = error
         job.error_status = None if error is None else status_code
         job.finished = time.time()
-        job.status = status
+        self._save(job, status, job.result if status == JobStatus.DONE else None)
+        job.status = status  # last: a reader who sees a terminal status finds it all written
         self._futures.pop(job.id, None)
+
+    def _save(self, job: Job, status: JobStatus | None = None, result: Any = None) -> None:
+        if self._database is None:
+            return
+        data = None
+        if result is not None and self._encode is not None:
+            try:
+                data = self._encode(result)
+            except (TypeError, ValueError) as error:
+                log.warning("job %s: its result cannot be stored (%s)", job.id, error)
+        row = job.row() if status is None else replace(job.row(), status=str(status))
+        self._database.save_job(row, data)
 
     def _forget_old(self) -> None:
         """Drop the oldest finished jobs beyond `kept` (called with the lock held)."""
         finished = [job for job in self._jobs.values() if job.status.terminal]
-        for job in finished[: max(0, len(self._jobs) - self._kept)]:
+        dropped = finished[: max(0, len(self._jobs) - self._kept)]
+        for job in dropped:
             del self._jobs[job.id]
             if self._by_key.get(job.key) == job.id:
                 del self._by_key[job.key]
+        if dropped and self._database is not None:
+            self._database.forget_jobs([job.id for job in dropped])

@@ -22,12 +22,16 @@ async function messageOf(response) {
   }
 }
 
+// On a server with an API token, the page carries the CSRF token its requests must send.
+const csrfToken = document.querySelector('meta[name="csrf-token"]')?.content;
+
 // fetch + JSON; a 4xx/5xx becomes an ApiError carrying the server's message.
 export async function api(path, options = {}) {
-  const init = { ...options };
+  const init = { ...options, headers: { ...(options.headers ?? {}) } };
+  if (csrfToken) init.headers["X-CSRF-Token"] = csrfToken;
   if (options.json !== undefined) {
     init.method = init.method ?? "POST";
-    init.headers = { "Content-Type": "application/json", ...(init.headers ?? {}) };
+    init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(options.json);
     delete init.json;
   }
@@ -36,6 +40,9 @@ export async function api(path, options = {}) {
     response = await fetch(path, init);
   } catch (error) {
     throw new ApiError(`The server cannot be reached (${error.message}).`);
+  }
+  if (response.status === 401) {  // the session ended: sign in again, then come back here
+    window.location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
   }
   if (!response.ok) throw new ApiError(await messageOf(response));
   const type = response.headers.get("content-type") ?? "";
@@ -75,7 +82,7 @@ async function poll(jobId, onUpdate) {
   for (;;) {
     const view = await api(`/api/jobs/${jobId}`);
     onUpdate(view);
-    if (["done", "failed", "cancelled"].includes(view.status)) return view;
+    if (["done", "failed", "cancelled", "timeout"].includes(view.status)) return view;
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
 }
