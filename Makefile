@@ -29,6 +29,7 @@ lint: setup
 	$(BIN)/ruff check app tests benchmarks
 	$(BIN)/ruff format --check app tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/hadolint docker/Dockerfile
 
 test: lint chromium
 	$(BIN)/pytest

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
             raise ValueError("device 'cuda' was asked for but no CUDA device is available")
         return value
 
+    @field_validator("api_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        return None if value == "" else value  # LANTERN_API_TOKEN= (empty) means no token
+
     @field_validator("api_token")
     @classmethod
     def _strong_token(cls, value: SecretStr | None) -> SecretStr | None:

@@ -265,7 +265,9 @@ def test_models_says_where_missing_weights_go(capsys) -> None:
 def test_serve_refuses_bad_settings_before_starting(capsys, monkeypatch) -> None:
     import uvicorn
 
-    monkeypatch.setattr(uvicorn.Server, "run", lambda *args, **kwargs: pytest.fail("must not start"))
+    monkeypatch.setattr(
+        uvicorn.Server, "run", lambda *args, **kwargs: pytest.fail("must not start")
+    )
     assert main(["serve", "--model", "resnet"]) == 2
     assert "unknown model 'resnet'" in capsys.readouterr().err
     assert main(["serve", "--port", "70000"]) == 2

@@ -25,7 +25,7 @@ def wait_job(client: TestClient, job_id: str, timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         view = client.get(f"/api/jobs/{job_id}").json()
-        if view["status"] in ("done", "failed", "cancelled"):
+        if view["status"] in ("done", "failed", "cancelled", "timeout"):
             return view
         assert time.monotonic() < deadline, f"job {job_id} still {view['status']}"
         time.sleep(0.02)

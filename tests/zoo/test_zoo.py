@@ -1,4 +1,6 @@
+import io
 import pickle
+import struct
 from pathlib import Path
 
 import pytest
@@ -138,6 +140,18 @@ class _Canary:
         return (Path.write_text, (self.path, "pwned"))
 
 
+def _forge_zip_sizes(state: dict) -> bytes:
+    """torch.save's zip with every central-directory entry claiming about 4 GB."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    data = bytearray(buffer.getvalue())
+    start = data.find(b"PK\x01\x02")
+    while start >= 0:
+        data[start + 20 : start + 28] = struct.pack("<II", 0xFFFFFFF0, 0xFFFFFFF0)
+        start = data.find(b"PK\x01\x02", start + 4)
+    return bytes(data)
+
+
 def test_hostile_weight_files_are_refused(settings, tmp_path) -> None:
     canary = tmp_path / "canary.txt"
     hostile = tmp_path / "hostile.pth"
@@ -154,6 +168,10 @@ def test_hostile_weight_files_are_refused(settings, tmp_path) -> None:
     forged_header.write_bytes((2**40).to_bytes(8, "little") + b"{}")
     not_a_dict = tmp_path / "list.pth"
     torch.save([torch.zeros(1)], not_a_dict)
+    forged_zip = tmp_path / "forged-size.pth"
+    forged_zip.write_bytes(_forge_zip_sizes(nn.Linear(2, 2).state_dict()))
+    huge_header = tmp_path / "huge-header.safetensors"
+    huge_header.write_bytes((50_000_000).to_bytes(8, "little") + b'{"a":' + b" " * 1000)
     for path, message in [
         (hostile, "never unpickles"),
         (raw_pickle, "never unpickles|not a readable"),
@@ -162,6 +180,8 @@ def test_hostile_weight_files_are_refused(settings, tmp_path) -> None:
         (garbage, "not a valid safetensors"),
         (forged_header, "not a valid safetensors"),
         (not_a_dict, "does not hold a state dict"),
+        (forged_zip, "not a readable PyTorch weights file"),
+        (huge_header, "not a valid safetensors"),
         (tmp_path / "missing.pth", "no such weights file"),
     ]:
         with pytest.raises(BadWeights, match=message):
