@@ -73,9 +73,15 @@ class Page:
         self.name = name
         self.errors: list[str] = []
         self.dialogs: list[str] = []
+        self.csp_violations: list[str] = []
         self.shots = 0
         page.on("pageerror", lambda error: self.errors.append(str(error)))
         page.on("dialog", self._dialog)
+        page.on("console", self._console)
+
+    def _console(self, message) -> None:
+        if "Content Security Policy" in message.text:
+            self.csp_violations.append(message.text)
 
     def _dialog(self, dialog) -> None:
         self.dialogs.append(dialog.message)
@@ -96,3 +102,4 @@ def page(browser, request) -> Iterator[Page]:
     wrapped.page.set_default_timeout(120_000)
     yield wrapped
     context.close()
+    assert wrapped.csp_violations == [], "the page broke its Content-Security-Policy"
