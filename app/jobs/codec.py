@@ -8,6 +8,7 @@ image) are stored by id and resolved through the caller's image store.
 import dataclasses
 import io
 import json
+import zipfile
 from collections.abc import Callable
 from typing import Any
 
@@ -65,7 +66,12 @@ def encode_result(result: Any) -> bytes:
 
     meta = json.dumps(walk(result))
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **{_META: np.str_(meta)}, **arrays)  # type: ignore[arg-type]
+    # np.savez_compressed's level 6 costs ~80 ms for a 224×224 saliency result; level 1 saves
+    # about as much space (float maps hardly compress) in a fraction of the time.
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for name, array in {_META: np.asarray(np.str_(meta)), **arrays}.items():
+            with archive.open(name + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
     return buffer.getvalue()
 
 

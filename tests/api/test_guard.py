@@ -220,3 +220,12 @@ def test_cors_only_for_configured_origins(api_settings, tiny_model) -> None:
 def test_unsafe_settings_are_refused_at_start(field, value, words, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=words):
         Settings(data_dir=tmp_path, **{field: value})
+
+
+def test_the_byte_limit_is_exact(client, api_settings) -> None:
+    """A file of exactly the limit is read (and judged as an image); one byte more is 413."""
+    limit = api_settings.max_image_bytes
+    at_limit = client.post("/api/images", files={"file": ("a.png", b"\0" * limit)})
+    assert at_limit.status_code == 415
+    over = client.post("/api/images", files={"file": ("a.png", b"\0" * (limit + 1))})
+    assert over.status_code == 413 and f"{limit:,} bytes" in over.json()["detail"]
