@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx
 import pytest
 
 SLOW = {"method": "occlusion", "params": {"window": 8, "stride": 2, "batch_size": 8}}
