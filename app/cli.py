@@ -24,6 +24,7 @@ from app.imaging import amplify, pixels_to_image, read_image, render_overlay, sa
 from app.imaging.overlay import scale_map
 from app.registry import Registry
 from app.settings import Settings, get_settings
+from app.shapes.cli import add_shapes_parser, run_shapes
 from app.trust import METRICS, data_randomization_test, faithfulness, randomization_test
 from app.zoo import MODELS, LoadedModel, get_spec, load_model
 
@@ -119,6 +120,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--insertion-baseline", choices=baselines, default="blur", help="insertion starts from"
     )
     faithful.add_argument("--out", type=Path, help="write the curves and AUCs as JSON")
+    add_shapes_parser(commands, _parse_param)
     return parser
 
 
@@ -333,6 +335,7 @@ def _shapley(args: argparse.Namespace) -> None:
 
 _COMMANDS = {
     "serve": _serve,
+    "shapes": lambda args: run_shapes(args, _settings(args)),
     "explain": _explain,
     "attack": _attack,
     "sanity": _sanity,

@@ -17,6 +17,7 @@ __all__ = [
     "StaleForm",
     "UnknownAsset",
     "UnknownAttack",
+    "UnknownExperiment",
     "UnknownImage",
     "UnknownJob",
     "UnknownMethod",
@@ -51,6 +52,10 @@ class UnknownMethod(LanternError):
 
 
 class UnknownAttack(LanternError):
+    status_code = 404
+
+
+class UnknownExperiment(LanternError):
     status_code = 404
 
 

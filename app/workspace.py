@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import torch
 from PIL import Image
 
 from app.attacks import ATTACKS, AttackResult, attack
@@ -24,6 +25,8 @@ from app.jobs.images import ImageStore, StoredImage
 from app.jobs.queue import Job, JobQueue, JobStatus
 from app.jobs.store import Database
 from app.settings import Settings
+from app.shapes.fewshot import FewShotClassifier, FewShotPrediction
+from app.shapes.lab import EXPERIMENTS, trained_fingerprint
 from app.trust import FaithfulnessResult, RandomizationResult, faithfulness, randomization_test
 from app.zoo import LoadedModel
 from app.zoo.pool import ModelPool
@@ -185,6 +188,40 @@ class Workspace:
             )
 
         return self._start("faithfulness", model, subject, settings, work)
+
+    def start_lab(self, experiment: str, params: Mapping[str, Any]) -> tuple[Job, bool]:
+        """A Shapes lab experiment (app/shapes/lab.py) as a job."""
+        chosen = EXPERIMENTS.get(experiment)
+        parsed = parse_params(chosen.Params, params, experiment)  # type: ignore[arg-type]
+        model = self.models.get(None)
+        request = {
+            "experiment": experiment,
+            "params": parsed.model_dump(mode="json"),
+            "model": model.name,
+            "trained": trained_fingerprint(self.settings, chosen.needs),
+        }
+
+        def work(progress: Progress) -> Any:
+            return chosen.run(self.settings, parsed, model, progress)
+
+        return self.jobs.submit("lab", _key("lab", request), request, work)
+
+    def fewshot(
+        self,
+        model_name: str | None,
+        examples: list[tuple[str, str]],
+        queries: list[str],
+        k: int,
+    ) -> list[FewShotPrediction]:
+        """Classify `queries` (image ids) by their k nearest `examples` (image id, label) on the
+        model's features."""
+        model = self.models.get(model_name)
+        pixels = np.stack([self.images.get(i).model_view(model).numpy() for i, _ in examples])
+        classifier = FewShotClassifier(
+            model, torch.from_numpy(pixels), [label for _, label in examples], k
+        )
+        asked = np.stack([self.images.get(i).model_view(model).numpy() for i in queries])
+        return classifier.predict(torch.from_numpy(asked))
 
     def _start(
         self,

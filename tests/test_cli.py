@@ -335,3 +335,16 @@ def test_sanity_with_a_random_labels_model(tmp_path, capsys) -> None:
         "hog",
     }
     assert "against the model trained on random labels" in capsys.readouterr().out
+
+
+def test_shapes_generate_writes_a_folder_and_refuses_bad_sizes(tmp_path, capsys) -> None:
+    out = tmp_path / "shapes"
+    assert main(["shapes", "generate", "--out", str(out), "--count", "12", "--size", "32"]) == 0
+    assert (out / "circle" / "00000.png").is_file() and (
+        out / "circle" / "00000.mask.png"
+    ).is_file()
+    assert "12 images with masks" in capsys.readouterr().out
+    assert main(["shapes", "generate", "--out", str(out), "--size", "4"]) == 2
+    assert "--size must be" in capsys.readouterr().err
+    assert main(["shapes", "fewshot", "--param", "shots=0"]) == 2
+    assert "shots" in capsys.readouterr().err

@@ -14,6 +14,7 @@ from app.explain.exact_shapley import (
     marginal_contributions,
     shapley_values,
 )
+from app.shapes.lab import SIZE
 
 __all__ = ["router"]
 
@@ -67,6 +68,11 @@ def shapley_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
         values=shapley_values(LECTURE_PLAYERS, LECTURE_GAME),
         grand_total=LECTURE_GAME[frozenset(LECTURE_PLAYERS)],
     )
+
+
+@router.get("/lab", response_class=HTMLResponse)
+def lab_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
+    return _page(request, workspace, "lab/index.html", page="lab", size=SIZE)
 
 
 @router.get("/docs", response_class=HTMLResponse)

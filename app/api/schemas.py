@@ -1,5 +1,6 @@
 """Request and response bodies of the HTTP API (shapes only; the work is in app.workspace)."""
 
+import dataclasses
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -255,13 +256,15 @@ class FaithfulnessView(BaseModel):
 
 class JobView(BaseModel):
     id: str
-    kind: Literal["explanation", "attack", "sanity", "faithfulness"]
-    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    kind: Literal["explanation", "attack", "sanity", "faithfulness", "lab"]
+    status: Literal["queued", "running", "done", "failed", "cancelled", "timeout"]
     progress: float = Field(ge=0.0, le=1.0)
     eta_seconds: float | None
     elapsed_seconds: float | None
     request: dict[str, Any]
-    result: ExplanationView | AttackView | SanityView | FaithfulnessView | None = None
+    result: ExplanationView | AttackView | SanityView | FaithfulnessView | dict[str, Any] | None = (
+        None  # a dict: a Shapes lab report (app/shapes/lab.py)
+    )
     error: str | None = None
     error_status: int | None = None
     reused: bool = Field(False, description="True when an identical earlier job answered")
@@ -270,7 +273,8 @@ class JobView(BaseModel):
 
     @classmethod
     def of(cls, job: Job, workspace: Workspace, reused: bool = False) -> "JobView":
-        result: ExplanationView | AttackView | SanityView | FaithfulnessView | None = None
+        result: ExplanationView | AttackView | SanityView | FaithfulnessView | dict[str, Any] | None
+        result = None
         done = job.status == "done"
         if done and isinstance(job.result, Explanation):
             result = ExplanationView.of(job.id, job.result)
@@ -280,6 +284,8 @@ class JobView(BaseModel):
             result = SanityView.of(job.id, job.result)
         elif done and isinstance(job.result, FaithfulnessResult):
             result = FaithfulnessView(**job.result.summary())
+        elif done and job.kind == "lab":
+            result = dataclasses.asdict(job.result)
         return cls(
             id=job.id,
             kind=job.kind,

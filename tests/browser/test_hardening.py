@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 TOKEN = "a-demo-token-for-the-browser-test"
 
 
-@pytest.mark.parametrize("path", ["/", "/attack", "/shapley", "/docs"])
+@pytest.mark.parametrize("path", ["/", "/attack", "/shapley", "/lab", "/docs"])
 def test_every_page_runs_under_its_policy(page, server_url, path) -> None:
     """The fixture fails the test on any CSP violation; this opens each page and waits until
     its script has drawn (the model list, or Swagger's operations)."""
