@@ -193,6 +193,12 @@ class FewShotParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     shots: int = Field(5, ge=1, le=50, description="Examples per class")
+    size: int = Field(
+        224,
+        ge=32,
+        le=512,
+        description="Image size; pretrained features need about their training size (224)",
+    )
     k: int = Field(1, ge=1, le=50, description="Neighbours that vote")
     test_images: int = Field(200, ge=10, le=5000)
     seed: int = Field(0, ge=0)
@@ -402,11 +408,11 @@ def fewshot(
 ) -> FewShotReport:
     """`shots` Shapes examples per class, k-NN on `model`'s features, accuracy on a test split."""
     started = time.perf_counter()
-    examples = ShapesDataset(params.shots * len(SHAPES), SIZE, params.seed, "random", 0)
+    examples = ShapesDataset(params.shots * len(SHAPES), params.size, params.seed, "random", 0)
     pixels, labels = examples.tensors()
     classifier = FewShotClassifier(model, pixels, [SHAPES[int(y)] for y in labels], params.k)
     test_pixels, test_labels = ShapesDataset(
-        params.test_images, SIZE, params.seed, "random", _TEST
+        params.test_images, params.size, params.seed, "random", _TEST
     ).tensors()
     predictions = classifier.predict(test_pixels)
     if progress is not None:

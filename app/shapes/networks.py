@@ -70,6 +70,8 @@ def as_loaded(network: nn.Module, name: str, size: int, device: str = "cpu") -> 
         architecture=lambda classes: network,
         preprocessing=Preprocessing(resize=size, crop=size, **_IMAGENET),
         labels=lambda: list(SHAPES),
-        grad_cam_layer="_conv_head" if teacher else "features.9",  # the last conv,
+        # At 64×64 the teacher's _conv_head is 2×2: too coarse to point at anything. Its last
+        # block at stride 16 (4×4) is the latest layer with some resolution.
+        grad_cam_layer="_blocks.10" if teacher else "features.9",  # features.9: its last conv
     )
     return LoadedModel.from_network(spec, network, device=device, weights=f"trained: {name}")
