@@ -15,6 +15,16 @@ def png_bytes(width: int = 48, height: int = 40, seed: int = 0) -> bytes:
     return buffer.getvalue()
 
 
+def solid_png(colour: tuple[int, int, int], seed: int, size: int = 40) -> bytes:
+    """A noisy single-colour picture: easy to tell apart by colour, never two the same."""
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(-20, 20, (size, size, 3))
+    array = np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def upload(client: TestClient, content: bytes | None = None, name: str = "photo.png") -> Any:
     response = client.post("/api/images", files={"file": (name, content or png_bytes())})
     assert response.status_code == 201, response.text

@@ -2,18 +2,9 @@
 
 import io
 
-import numpy as np
 from PIL import Image
 
-from tests.api.helpers import upload, wait_job
-
-
-def _solid(colour: tuple[int, int, int], seed: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    array = np.clip(np.array(colour) + rng.integers(-20, 20, (40, 40, 3)), 0, 255).astype(np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
+from tests.api.helpers import solid_png, upload, wait_job
 
 
 def test_experiments_are_listed_with_their_parameters(client) -> None:
@@ -59,12 +50,14 @@ def test_fewshot_experiment_runs_as_a_job_and_is_saved(client) -> None:
 
 def test_few_shot_from_uploaded_examples(client) -> None:
     reds = [
-        upload(client, _solid((220, 30, 30), seed), f"red{seed}.png")["id"] for seed in range(3)
+        upload(client, solid_png((220, 30, 30), seed), f"red{seed}.png")["id"] for seed in range(3)
     ]
-    blues = [upload(client, _solid((30, 30, 220), seed + 9), "blue.png")["id"] for seed in range(3)]
+    blues = [
+        upload(client, solid_png((30, 30, 220), seed + 9), "blue.png")["id"] for seed in range(3)
+    ]
     examples = [{"image_id": i, "label": "red"} for i in reds]
     examples += [{"image_id": i, "label": "blue"} for i in blues]
-    query = upload(client, _solid((200, 40, 40), 99), "query.png")["id"]
+    query = upload(client, solid_png((200, 40, 40), 99), "query.png")["id"]
     response = client.post(
         "/api/lab/fewshot", json={"examples": examples, "queries": [query], "k": 3}
     )

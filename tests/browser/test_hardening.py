@@ -1,17 +1,14 @@
 """The pages under their Content-Security-Policy, and a server with an API token, in chromium."""
 
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 
 from app.main import create_app
 from app.settings import Settings
 from app.zoo import load_model
 from app.zoo.pool import ModelPool
-from tests.browser.conftest import _free_port
+from tests.browser.conftest import serving
 
 pytestmark = pytest.mark.browser
 
@@ -36,17 +33,8 @@ def test_every_page_runs_under_its_policy(page, server_url, path) -> None:
 def locked_url(tmp_path_factory, default_model) -> Iterator[str]:
     settings = Settings(device="cpu", data_dir=tmp_path_factory.mktemp("data"), api_token=TOKEN)
     app = create_app(settings, ModelPool(settings, load_model, preloaded=[default_model]))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serving(app) as url:
+        yield url
 
 
 def test_sign_in_then_use_the_dashboard(page, locked_url) -> None:

@@ -1,20 +1,10 @@
 """The Shapes lab page in chromium: run a quick experiment, see its table; few-shot from uploads."""
 
-import io
-
-import numpy as np
 import pytest
-from PIL import Image
+
+from tests.api.helpers import solid_png
 
 pytestmark = pytest.mark.browser
-
-
-def _solid(colour: tuple[int, int, int], seed: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    array = np.clip(np.array(colour) + rng.integers(-20, 20, (64, 64, 3)), 0, 255).astype(np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def test_run_an_experiment_and_classify_from_examples(page, server_url) -> None:
@@ -32,7 +22,7 @@ def test_run_an_experiment_and_classify_from_examples(page, server_url) -> None:
     for label, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
         browser_page.fill("#example-label", label)
         files = [
-            {"name": f"{label}{i}.png", "mimeType": "image/png", "buffer": _solid(colour, i)}
+            {"name": f"{label}{i}.png", "mimeType": "image/png", "buffer": solid_png(colour, i, 64)}
             for i in range(2)
         ]
         browser_page.set_input_files("#example-files", files=files)
@@ -43,7 +33,13 @@ def test_run_an_experiment_and_classify_from_examples(page, server_url) -> None:
         )
     browser_page.set_input_files(
         "#file",
-        files=[{"name": "query.png", "mimeType": "image/png", "buffer": _solid((30, 40, 210), 7)}],
+        files=[
+            {
+                "name": "query.png",
+                "mimeType": "image/png",
+                "buffer": solid_png((30, 40, 210), 7, 64),
+            }
+        ],
     )
     browser_page.locator("#fewshot-result .prediction").wait_for()
     assert browser_page.locator("#fewshot-result .prediction").inner_text() == "Predicted: blue"
