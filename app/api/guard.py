@@ -36,7 +36,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SESSION_COOKIE = "lantern_session"
-_PUBLIC_PREFIXES = ("/static/", "/login", "/healthz", "/readyz")
+_PUBLIC_PATHS = {"/login", "/healthz", "/readyz"}  # and everything under /static/
 _UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _MULTIPART_OVERHEAD = 64 * 1024  # form boundaries and headers around an uploaded file
 
@@ -150,7 +150,8 @@ class RateLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith(("/static/", "/healthz", "/readyz")):
+        uncounted = path in ("/healthz", "/readyz") or path.startswith("/static/")
+        if scope["type"] != "http" or uncounted:
             await self.app(scope, receive, send)
             return
         client = (scope.get("client") or ("unknown", 0))[0]
@@ -196,7 +197,7 @@ class AccessGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith(_PUBLIC_PREFIXES):
+        if scope["type"] != "http" or path in _PUBLIC_PATHS or path.startswith("/static/"):
             await self.app(scope, receive, send)
             return
         bearer = (_header(scope, b"authorization") or "").removeprefix("Bearer ").strip()

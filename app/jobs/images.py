@@ -62,7 +62,10 @@ class ImageStore:
     ) -> StoredImage:
         """Store an image under the hash of its bytes (the same file gives the same id)."""
         stored = StoredImage(_digest(content), name[:200], image)
-        self._save(ImageRow(stored.id, kind, stored.name, content))
+        with self._lock:
+            known = stored.id in self._images
+        if not known:  # the same bytes again: already stored
+            self._save(ImageRow(stored.id, kind, stored.name, content))
         return self._put(stored)
 
     def add_pixels(self, pixels: np.ndarray, name: str) -> StoredImage:
