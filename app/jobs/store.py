@@ -126,8 +126,14 @@ class Database:
             return cursor.rowcount
 
     def recent_jobs(self, count: int) -> list[JobRow]:
-        """The `count` most recently finished jobs (without their results), oldest first."""
+        """The `count` most recently finished jobs (without their results), oldest first; older
+        ones are deleted."""
         with self._cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM jobs WHERE id NOT IN "
+                "(SELECT id FROM jobs ORDER BY finished DESC LIMIT ?)",
+                (count,),
+            )
             rows = cursor.execute(
                 "SELECT id, kind, key, request, status, progress, created, started, finished, "
                 "error, error_status FROM jobs ORDER BY finished DESC LIMIT ?",

@@ -216,3 +216,20 @@ def test_images_outlive_a_restart_and_stay_bounded(tmp_path) -> None:
     with pytest.raises(UnknownImage):
         later.get(ids[0])  # beyond `kept`: dropped from the database too
     assert not any(path.name.startswith("..") for path in tmp_path.rglob("*"))
+
+
+def test_jobs_beyond_kept_are_deleted_from_the_database_at_start(tmp_path) -> None:
+    path = tmp_path / "lantern.sqlite3"
+    first = JobQueue(1, max_queued=4, kept=64, database=Database(path))
+    jobs = []
+    for index in range(20):
+        job, _ = first.submit("test", f"k{index}", {}, lambda progress: None)
+        wait_for(finished(job))
+        jobs.append(job)
+    first.shutdown()
+    second = JobQueue(1, max_queued=4, kept=16, database=Database(path))
+    with Database(path)._cursor() as cursor:
+        assert cursor.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 16
+    with pytest.raises(UnknownJob):
+        second.get(jobs[0].id)
+    second.shutdown()
