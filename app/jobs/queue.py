@@ -135,13 +135,17 @@ class JobQueue:
         """(job, True) for a new job; (the live or finished job with this key, False): a hit."""
         with self._lock:
             existing = self._jobs.get(self._by_key.get(key, ""))
-            if existing is not None and existing.status in (
-                JobStatus.QUEUED,
-                JobStatus.RUNNING,
-                JobStatus.DONE,
-            ):
+            live = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.DONE)
+            if existing is not None and existing.status in live:
                 self._jobs.move_to_end(existing.id)
-                return existing, False
+            else:
+                existing = None
+        if existing is not None:
+            try:
+                return self._with_result(existing), False  # read back after a restart
+            except UnknownJob:
+                pass  # its stored result is unreadable (and forgotten): run it again
+        with self._lock:
             if not self._accepting:
                 raise Busy("the server is shutting down and takes no new jobs")
             active = sum(not job.status.terminal for job in self._jobs.values())

@@ -116,6 +116,28 @@ def test_a_restart_keeps_finished_results_and_fails_cut_off_jobs(tmp_path, tiny,
     second.shutdown()
 
 
+def test_a_cache_hit_after_a_restart_comes_with_its_result(tmp_path, tiny, pixels) -> None:
+    path = tmp_path / "lantern.sqlite3"
+    explanation = explain(tiny, pixels, "saliency")
+    first = _queue(Database(path))
+    done, _ = first.submit("explanation", "k", {}, lambda progress: explanation)
+    wait_for(finished(done))
+    first.shutdown()
+    second = _queue(Database(path))  # nothing read back yet: the identical request comes first
+    again, new = second.submit("explanation", "k", {}, lambda p: pytest.fail("cached"))
+    assert not new and again.id == done.id
+    _equal(explanation, again.result)
+    with Database(path)._cursor() as cursor:
+        cursor.execute("UPDATE jobs SET result = ?", (b"not an npz",))
+    third = _queue(Database(path))
+    rerun, new = third.submit("explanation", "k", {}, lambda progress: "again")
+    assert new and rerun.id != done.id  # an unreadable result is run again, not served empty
+    wait_for(finished(rerun))
+    assert rerun.result == "again"
+    second.shutdown()
+    third.shutdown()
+
+
 def test_a_corrupt_stored_result_is_gone_not_a_crash(tmp_path, tiny, pixels) -> None:
     path = tmp_path / "lantern.sqlite3"
     first = _queue(Database(path))
