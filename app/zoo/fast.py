@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["TOLERANCE", "FastForward", "build_fast_forward"]
+__all__ = ["TOLERANCE", "FastForward", "build_fast_forward", "export_onnx", "onnx_runtime_forward"]
 
 log = logging.getLogger(__name__)
 
@@ -44,30 +44,12 @@ def build_fast_forward(
     if device.type != "cpu":
         return None, f"PyTorch on {device.type}"
     try:
-        import onnxruntime
+        import onnxruntime  # noqa: F401  (only: is it installed?)
     except ImportError:
         return None, "PyTorch (onnxruntime is not installed)"
     probe = torch.rand(2, 3, input_size, input_size, generator=torch.Generator().manual_seed(0))
     try:
-        with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the exporter's notes on shape inference
-            path = Path(folder) / "model.onnx"
-            torch.onnx.export(
-                module,
-                (probe,),
-                path,
-                input_names=["pixels"],
-                output_names=["logits"],
-                dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}},
-                dynamo=False,
-            )
-            exported = path.read_bytes()
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        session = onnxruntime.InferenceSession(
-            exported, options, providers=["CPUExecutionProvider"]
-        )
-        forward = _OnnxRuntimeForward(session)
+        forward = onnx_runtime_forward(export_onnx(module, input_size))
         with torch.no_grad():
             expected = module(probe)
         scale = max(1.0, float(expected.abs().max()))
@@ -78,3 +60,31 @@ def build_fast_forward(
     if not difference <= TOLERANCE:
         return None, f"PyTorch (ONNX Runtime differed by {difference:.2g})"
     return forward, "ONNX Runtime"
+
+
+def export_onnx(module: nn.Module, input_size: int) -> bytes:
+    """`module` (pixels -> logits) as ONNX bytes with a dynamic batch axis; input "pixels"."""
+    probe = torch.rand(2, 3, input_size, input_size, generator=torch.Generator().manual_seed(0))
+    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's notes on shape inference
+        path = Path(folder) / "model.onnx"
+        torch.onnx.export(
+            module,
+            (probe.to(next(module.parameters()).device),),
+            path,
+            input_names=["pixels"],
+            output_names=["logits"],
+            dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}},
+            dynamo=False,
+        )
+        return path.read_bytes()
+
+
+def onnx_runtime_forward(model: bytes) -> FastForward:
+    """An ONNX Runtime CPU session over `model` (float32 or int8 QDQ), as a logits forward."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    return _OnnxRuntimeForward(session)
