@@ -1,4 +1,4 @@
-"""`lantern serve | explain | attack | sanity | faithfulness | ...`: the product, as commands.
+"""`lantern serve | explain | attack | compress | ...`: the product, as commands.
 
 Bad input ends with one line on stderr and exit code 2; never a traceback (unless --debug).
 """
@@ -17,6 +17,7 @@ import torch
 from pydantic import ValidationError
 
 from app.attacks import ATTACKS, attack
+from app.compress.cli import add_compress_parser, run_compress
 from app.errors import BadParameter, LanternError
 from app.explain import METHODS, explain
 from app.explain.exact_shapley import LECTURE_GAME, LECTURE_PLAYERS, shapley_values
@@ -121,6 +122,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     faithful.add_argument("--out", type=Path, help="write the curves and AUCs as JSON")
     add_shapes_parser(commands, _parse_param)
+    add_compress_parser(commands, _parse_param)
     return parser
 
 
@@ -336,6 +338,7 @@ def _shapley(args: argparse.Namespace) -> None:
 _COMMANDS = {
     "serve": _serve,
     "shapes": lambda args: run_shapes(args, _settings(args)),
+    "compress": lambda args: run_compress(args, _settings(args)),
     "explain": _explain,
     "attack": _attack,
     "sanity": _sanity,

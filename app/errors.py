@@ -17,11 +17,14 @@ __all__ = [
     "StaleForm",
     "UnknownAsset",
     "UnknownAttack",
+    "UnknownDataset",
     "UnknownExperiment",
     "UnknownImage",
     "UnknownJob",
     "UnknownMethod",
     "UnknownModel",
+    "UnknownRecipe",
+    "UnknownRun",
     "UnsupportedImage",
     "UnsupportedMethod",
     "http_headers",
@@ -60,6 +63,20 @@ class UnknownExperiment(LanternError):
 
 
 class UnknownModel(LanternError):
+    status_code = 404
+
+
+class UnknownRecipe(LanternError):
+    status_code = 404
+
+
+class UnknownDataset(LanternError):
+    status_code = 404
+
+
+class UnknownRun(LanternError):
+    """No saved compression run (or file of one) by that id."""
+
     status_code = 404
 
 

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
         le=3600,
         description="On SIGTERM, how long running jobs may finish before they are failed.",
     )
+    max_dataset_bytes: int = Field(
+        200 * 1024 * 1024,
+        gt=0,
+        le=4 * 1024 * 1024 * 1024,
+        description="Limit of an uploaded zip of evaluation images (compression lab).",
+    )
     max_request_bytes: int = Field(
         1024 * 1024, gt=0, le=100 * 1024 * 1024, description="Limit of a JSON request body."
     )

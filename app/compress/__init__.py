@@ -1,0 +1,27 @@
+"""Compression: one module per recipe, registered in RECIPES, each returning a CompressedModel;
+`run_comparison` measures variants against the original (app/compress/comparison.py)."""
+
+from app.compress import (  # noqa: F401  (each module registers its recipe)
+    half_precision,
+    int8_dynamic,
+    int8_static,
+    prune_channels,
+    prune_iterative,
+    prune_magnitude,
+)
+from app.compress.base import CompressedModel, CompressionData, Recipe, RecipeParams
+from app.compress.registry import RECIPES, register_recipe
+from app.compress.runs import CompressionRun, RunParams, compress, run_comparison
+
+__all__ = [
+    "RECIPES",
+    "CompressedModel",
+    "CompressionData",
+    "CompressionRun",
+    "Recipe",
+    "RecipeParams",
+    "RunParams",
+    "compress",
+    "register_recipe",
+    "run_comparison",
+]

@@ -1,0 +1,78 @@
+"""What every compression recipe shares: its parameters, the data it may use, and the one result
+type, `CompressedModel`."""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from app.explain.base import Progress
+from app.zoo import LoadedModel
+
+__all__ = ["CompressedModel", "CompressionData", "Recipe", "RecipeParams", "Recovery"]
+
+
+class RecipeParams(BaseModel):
+    """A recipe's parameters: ranges, defaults and descriptions live on the fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class CompressionData:
+    """Images a recipe may use: `calibration` (N, 3, H, W) pixels in [0, 1] for calibration and
+    recovery, `evaluation` for the agreement a recipe reports about itself (before/after
+    recovery, iterative steps). Both are model views of the same evaluation set's sources, with
+    different augmentations."""
+
+    calibration: torch.Tensor
+    evaluation: torch.Tensor
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """A fine-tuning run that taught the compressed model to match the original's outputs."""
+
+    epochs: int
+    seconds: float
+    losses: list[float]  # mean distillation loss per epoch
+    agreement_before: float  # top-1 agreement with the original on the evaluation images
+    agreement_after: float
+
+
+@dataclass
+class CompressedModel:
+    """A variant of a loaded model.
+
+    `model` runs it: `model.forward_logits` is the real compressed engine (int8 kernels,
+    half precision, the pruned network), `model.module` is what gradient methods differentiate —
+    the same network, or its fake-quantized float twin when the engine has no gradients
+    (`gradient_note` says so). `artifact` is the file a user would ship (`artifact_format`).
+    """
+
+    recipe: str
+    params: dict[str, Any]
+    model: LoadedModel
+    engine: str
+    artifact: bytes
+    artifact_format: str  # "onnx" or "safetensors"
+    parameters: int
+    nonzero_parameters: int
+    gradient_note: str | None = None
+    recovery: Recovery | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # recipe-specific measurements
+    warnings: list[str] = field(default_factory=list)
+
+
+class Recipe(ABC):
+    name: ClassVar[str]
+    title: ClassVar[str]
+    Params: ClassVar[type[RecipeParams]]
+
+    @abstractmethod
+    def build(
+        self, model: LoadedModel, data: CompressionData, params: Any, progress: Progress
+    ) -> CompressedModel:
+        """Compress a copy of `model`; `model` itself is never modified."""

@@ -1,0 +1,137 @@
+"""`lantern compress --recipe NAME [--param key=value ...]`: one variant measured against the
+original, printed as a table and written as a JSON report (and the variant's file with --save).
+The run is also kept under `LANTERN_DATA_DIR/compress/runs/` like the page's."""
+
+import argparse
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.compress.comparison import VariantReport
+from app.compress.data import build_evaluation_set, folder_sources, gallery_sources, zip_sources
+from app.compress.registry import RECIPES
+from app.compress.runs import RunParams, VariantRequest, run_comparison, run_file
+from app.errors import BadParameter
+from app.explain.engine import parse_params
+from app.settings import Settings
+from app.zoo import load_model
+
+__all__ = ["add_compress_parser", "run_compress"]
+
+
+def add_compress_parser(
+    commands: Any, parse_param: Callable[[str], tuple[str, str]]
+) -> argparse.ArgumentParser:
+    compress = commands.add_parser(
+        "compress", help="build a compressed variant and measure it against the original"
+    )
+    compress.add_argument("--recipe", required=True, choices=RECIPES.names())
+    compress.add_argument(
+        "--param",
+        action="append",
+        type=parse_param,
+        default=[],
+        metavar="KEY=VALUE",
+        help="a recipe parameter (repeatable; see the recipe's fields in /docs or the page)",
+    )
+    compress.add_argument("--model", help="model name (see `lantern models`)")
+    compress.add_argument("--weights", type=Path, help="your own weights for that architecture")
+    compress.add_argument("--labels", type=Path, help="class names, one per line")
+    compress.add_argument(
+        "--eval",
+        type=Path,
+        help="a folder or zip of images (one sub-folder per class for accuracy); "
+        "default: the sample photos and augmented views",
+    )
+    compress.add_argument(
+        "--methods",
+        default="occlusion,saliency,grad_cam",
+        help="explanation methods whose drift is measured, comma-separated ('' for none)",
+    )
+    compress.add_argument("--drift-images", type=int, default=4, help="photos explained")
+    compress.add_argument("--augmentations", type=int, default=7, help="views per photo")
+    compress.add_argument("--out", type=Path, help="write the JSON report here")
+    compress.add_argument("--save", type=Path, help="write the variant's file (.onnx/.safetensors)")
+    return compress
+
+
+def _row(row: VariantReport) -> str:
+    drift = ", ".join(f"{m} {v:.3f}" for m, v in row.explanation_drift.items()) or "—"
+    accuracy = "—" if row.accuracy is None else f"{row.accuracy:.1%}"
+    recovery = ""
+    if row.recovery is not None:
+        recovery = (
+            f"; recovery {row.recovery.agreement_before:.1%} -> {row.recovery.agreement_after:.1%}"
+        )
+    return (
+        f"{row.name}: {row.size_bytes / 1e6:.2f} MB, {row.nonzero_parameters:,}/"
+        f"{row.parameters:,} non-zero, {row.latency_ms['batch1']:.1f} ms (batch 1), "
+        f"{row.latency_ms['batch8']:.1f} ms (batch 8), agreement {row.top1_agreement:.1%}, "
+        f"KL {row.kl_divergence:.4f}, accuracy {accuracy}, drift ρ: {drift}{recovery}"
+        f" [{row.engine}]"
+    )
+
+
+def run_compress(args: argparse.Namespace, settings: Settings) -> None:
+    recipe = RECIPES.get(args.recipe)
+    params = parse_params(recipe.Params, dict(args.param), args.recipe)  # type: ignore[arg-type]
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    run_params = parse_params(
+        RunParams,  # type: ignore[arg-type]
+        {
+            "variants": [VariantRequest(recipe=args.recipe, params=dict(args.param))],
+            "methods": methods,
+            "drift_images": args.drift_images,
+            "augmentations": args.augmentations,
+        },
+        "compress",
+    )
+    model = load_model(
+        args.model or settings.default_model, settings, weights=args.weights, labels=args.labels
+    )
+    limits = settings.max_image_bytes, settings.max_image_pixels
+    if args.eval is None:
+        sources, source = gallery_sources(), "gallery"
+    elif args.eval.is_file() and args.eval.suffix.lower() == ".zip":
+        sources, source = zip_sources(args.eval.read_bytes(), *limits), str(args.eval)
+    elif args.eval.is_dir():
+        sources, source = folder_sources(args.eval, *limits), str(args.eval)
+    else:
+        raise BadParameter(f"--eval {args.eval}: expected a folder or a .zip of images")
+    evaluation = build_evaluation_set(
+        model, sources, source, run_params.augmentations, run_params.calibration_augmentations
+    )
+    last = [-1]
+
+    def progress(done: int, total: int) -> None:
+        tenth = 10 * done // max(1, total)
+        if tenth != last[0]:
+            last[0] = tenth
+            print(f"  {10 * tenth} %", flush=True)
+
+    run = run_comparison(settings, model, run_params, evaluation, None, progress)
+    original, variant = run.rows
+    print(_row(original))
+    print(_row(variant))
+    if variant.gradient_note:
+        print(f"note: {variant.gradient_note}")
+    for warning in variant.warnings:
+        print(f"warning: {warning}")
+    report = {
+        "run": run.id,
+        "model": run.model,
+        "machine": run.machine,
+        "recipe": args.recipe,
+        "params": params.model_dump(mode="json"),
+        "evaluation": dataclasses.asdict(run.evaluation),
+        "original": dataclasses.asdict(original),
+        "variant": dataclasses.asdict(variant),
+    }
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2))
+        print(f"wrote {args.out}")
+    if args.save:
+        args.save.write_bytes(run_file(settings, run.id, variant.file).read_bytes())
+        print(f"wrote {args.save} ({variant.artifact_format})")

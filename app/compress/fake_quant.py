@@ -1,0 +1,158 @@
+"""Fake quantization in PyTorch: the float "twin" of an int8 model, which gradient methods can
+differentiate and quantization-aware recovery can train (Jacob et al., CVPR 2018).
+
+Weights of every Conv2d and Linear are rounded to symmetric int8 (per output channel or per
+tensor) on each forward pass; their inputs are rounded to asymmetric uint8 within calibrated
+ranges. Rounding passes gradients straight through (inside the range), as in
+`torch.fake_quantize_*`. The twin approximates ONNX Runtime's QDQ graph, which also quantizes
+the inputs of additions and poolings; the lab measures how often the two agree.
+"""
+
+import copy
+from collections.abc import Iterator
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+__all__ = [
+    "CalibrationRule",
+    "activation_ranges",
+    "fake_quantize",
+    "layer_inputs",
+    "quantizable_layers",
+    "strip_fake_quantization",
+    "uint8_grid",
+]
+
+CalibrationRule = Literal["minmax", "percentile"]
+_SAMPLE = 200_000  # values kept per layer and batch for the percentile rule
+
+
+def quantizable_layers(module: nn.Module) -> Iterator[tuple[str, nn.Conv2d | nn.Linear]]:
+    """(name, layer) for every Conv2d and Linear, in the order they were registered."""
+    for name, layer in module.named_modules():
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            yield name, layer
+
+
+def layer_inputs(
+    module: nn.Module, pixels: torch.Tensor, names: set[str] | None = None, batch: int = 8
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Per batch of `pixels`: the input of each quantizable layer (or of those in `names`)."""
+    seen: dict[str, torch.Tensor] = {}
+    handles = []
+    for name, layer in quantizable_layers(module):
+        if names is None or name in names:
+
+            def hook(_: nn.Module, inputs: tuple[torch.Tensor, ...], name: str = name) -> None:
+                seen[name] = inputs[0].detach()
+
+            handles.append(layer.register_forward_pre_hook(hook))
+    try:
+        with torch.no_grad():
+            for start in range(0, len(pixels), batch):
+                seen.clear()
+                module(pixels[start : start + batch])
+                yield dict(seen)
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def activation_ranges(
+    module: nn.Module,
+    pixels: torch.Tensor,
+    rule: CalibrationRule,
+    percentile: float = 99.99,
+    names: set[str] | None = None,
+) -> dict[str, tuple[float, float]]:
+    """(low, high) of each quantizable layer's input over `pixels`: the extremes ("minmax", no
+    saturation) or the (100 - p, p) percentiles ("percentile", saturating the rare outliers)."""
+    generator = np.random.default_rng(0)
+    lows: dict[str, float] = {}
+    highs: dict[str, float] = {}
+    samples: dict[str, list[np.ndarray]] = {}
+    for inputs in layer_inputs(module, pixels, names):
+        for name, values in inputs.items():
+            flat = values.float().cpu().numpy().ravel()
+            lows[name] = min(lows.get(name, np.inf), float(flat.min()))
+            highs[name] = max(highs.get(name, -np.inf), float(flat.max()))
+            if rule == "percentile":
+                if flat.size > _SAMPLE:
+                    flat = generator.choice(flat, _SAMPLE, replace=False)
+                samples.setdefault(name, []).append(flat)
+    if rule == "minmax":
+        return {name: (lows[name], highs[name]) for name in lows}
+    ranges = {}
+    for name, parts in samples.items():
+        collected = np.concatenate(parts)
+        ranges[name] = (
+            float(np.percentile(collected, 100 - percentile)),
+            float(np.percentile(collected, percentile)),
+        )
+    return ranges
+
+
+def uint8_grid(low: float, high: float) -> tuple[float, int]:
+    """(scale, zero point) of asymmetric uint8 over [low, high], widened to contain 0."""
+    low, high = min(low, 0.0), max(high, 0.0)
+    scale = max((high - low) / 255.0, 1e-8)
+    return scale, int(np.clip(round(-low / scale), 0, 255))
+
+
+class _FakeQuantizedWeight(nn.Module):
+    def __init__(self, per_channel: bool) -> None:
+        super().__init__()
+        self.per_channel = per_channel
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        if self.per_channel:
+            peak = weight.detach().abs().flatten(1).amax(1).clamp_min(1e-8)
+            scale = (peak / 127.0).float()
+            zero = torch.zeros_like(scale, dtype=torch.int32)
+            return torch.fake_quantize_per_channel_affine(weight, scale, zero, 0, -127, 127)
+        scale_value = float(weight.detach().abs().max().clamp_min(1e-8)) / 127.0
+        return torch.fake_quantize_per_tensor_affine(weight, scale_value, 0, -127, 127)
+
+
+def fake_quantize(
+    module: nn.Module,
+    ranges: dict[str, tuple[float, float]],
+    per_channel: bool,
+    layers: set[str] | None = None,
+    activations: bool = True,
+) -> nn.Module:
+    """A copy of `module` whose quantizable layers (or those in `layers`) compute with
+    fake-quantized weights and inputs. `module` is not modified."""
+    twin = copy.deepcopy(module)
+    for name, layer in quantizable_layers(twin):
+        if layers is not None and name not in layers:
+            continue
+        parametrize.register_parametrization(layer, "weight", _FakeQuantizedWeight(per_channel))
+        if activations and name in ranges:
+            scale, zero = uint8_grid(*ranges[name])
+
+            def hook(
+                _: nn.Module,
+                inputs: tuple[torch.Tensor, ...],
+                scale: float = scale,
+                zero: int = zero,
+            ) -> tuple[torch.Tensor, ...]:
+                quantized = torch.fake_quantize_per_tensor_affine(inputs[0], scale, zero, 0, 255)
+                return (quantized, *inputs[1:])
+
+            layer.register_forward_pre_hook(hook)
+    return twin
+
+
+def strip_fake_quantization(twin: nn.Module) -> nn.Module:
+    """A plain copy of a fake-quantized twin: its float weights (as trained), no rounding."""
+    plain = copy.deepcopy(twin)
+    for _, layer in quantizable_layers(plain):
+        if parametrize.is_parametrized(layer, "weight"):
+            parametrize.remove_parametrizations(layer, "weight", leave_parametrized=False)
+        layer._forward_pre_hooks.clear()
+    return plain
