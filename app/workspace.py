@@ -14,6 +14,14 @@ import torch
 from PIL import Image
 
 from app.attacks import ATTACKS, AttackResult, attack
+from app.compress.data import (
+    DatasetInfo,
+    build_evaluation_set,
+    dataset_sources,
+    gallery_sources,
+    store_dataset,
+)
+from app.compress.runs import RunParams, check_run, run_comparison
 from app.errors import BadTarget, JobNotFinished, UnsupportedMethod
 from app.explain import METHODS, Explanation, explain
 from app.explain._baselines import Baseline
@@ -205,6 +213,53 @@ class Workspace:
             return chosen.run(self.settings, parsed, model, progress)
 
         return self.jobs.submit("lab", _key("lab", request), request, work)
+
+    def start_compression(
+        self,
+        model_name: str | None,
+        params: Mapping[str, Any],
+        dataset: str | None = None,
+        image_id: str | None = None,
+    ) -> tuple[Job, bool]:
+        """A compression run (app/compress/runs.py) as a job: variants of the model measured on
+        the gallery (or an uploaded evaluation set), with maps of `image_id` when given."""
+        parsed = parse_params(RunParams, params, "compression")  # type: ignore[arg-type]
+        model = self.models.get(model_name)
+        check_run(model, parsed)
+        limits = self.settings.max_image_bytes, self.settings.max_image_pixels
+        sources = (
+            gallery_sources()
+            if dataset is None
+            else dataset_sources(self.settings.data_dir, dataset, *limits)
+        )
+        image = (
+            None if image_id is None else (image_id, self.images.get(image_id).model_view(model))
+        )
+        request = {
+            "model": model.name,
+            "weights": model.weights,
+            "params": parsed.model_dump(mode="json"),
+            "evaluation": dataset or "gallery",
+            "image_id": image_id,
+        }
+
+        def work(progress: Progress) -> Any:
+            evaluation = build_evaluation_set(
+                model,
+                sources,
+                request["evaluation"],
+                parsed.augmentations,
+                parsed.calibration_augmentations,
+                parsed.seed,
+            )
+            return run_comparison(self.settings, model, parsed, evaluation, image, progress)
+
+        return self.jobs.submit("compress", _key("compress", request), request, work)
+
+    def add_dataset(self, content: bytes) -> DatasetInfo:
+        """Keep an uploaded zip of evaluation images (checked image by image)."""
+        limits = self.settings.max_image_bytes, self.settings.max_image_pixels
+        return store_dataset(self.settings.data_dir, content, *limits)
 
     def fewshot(
         self,

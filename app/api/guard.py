@@ -236,15 +236,18 @@ class BodyLimit:
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        self.upload_limit = settings.max_image_bytes + _MULTIPART_OVERHEAD
+        self.limits = {
+            "/api/images": settings.max_image_bytes + _MULTIPART_OVERHEAD,
+            "/api/compress/datasets": settings.max_dataset_bytes + _MULTIPART_OVERHEAD,
+        }
         self.request_limit = settings.max_request_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _UNSAFE_METHODS:
             await self.app(scope, receive, send)
             return
-        upload = scope.get("path", "") == "/api/images"
-        limit = self.upload_limit if upload else self.request_limit
+        upload = self.limits.get(scope.get("path", ""))
+        limit = upload or self.request_limit
         what = "upload" if upload else "request body"
         error = RequestTooLarge(f"the {what} is over the limit of {limit:,} bytes")
         declared = _header(scope, b"content-length")

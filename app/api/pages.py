@@ -75,6 +75,11 @@ def lab_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
     return _page(request, workspace, "lab/index.html", page="lab", size=SIZE)
 
 
+@router.get("/compress", response_class=HTMLResponse)
+def compress_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
+    return _page(request, workspace, "compress/index.html", page="compress")
+
+
 @router.get("/docs", response_class=HTMLResponse)
 def read_api_docs(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
     """Swagger UI for /openapi.json, with its files served from here (no CDN, no inline script)."""

@@ -256,14 +256,14 @@ class FaithfulnessView(BaseModel):
 
 class JobView(BaseModel):
     id: str
-    kind: Literal["explanation", "attack", "sanity", "faithfulness", "lab"]
+    kind: Literal["explanation", "attack", "sanity", "faithfulness", "lab", "compress"]
     status: Literal["queued", "running", "done", "failed", "cancelled", "timeout"]
     progress: float = Field(ge=0.0, le=1.0)
     eta_seconds: float | None
     elapsed_seconds: float | None
     request: dict[str, Any]
     result: ExplanationView | AttackView | SanityView | FaithfulnessView | dict[str, Any] | None = (
-        None  # a dict: a Shapes lab report (app/shapes/lab.py)
+        None  # a dict: a Shapes lab report (app/shapes/lab.py) or a compression run
     )
     error: str | None = None
     error_status: int | None = None
@@ -284,7 +284,7 @@ class JobView(BaseModel):
             result = SanityView.of(job.id, job.result)
         elif done and isinstance(job.result, FaithfulnessResult):
             result = FaithfulnessView(**job.result.summary())
-        elif done and job.kind == "lab":
+        elif done and job.kind in ("lab", "compress"):
             result = dataclasses.asdict(job.result)
         return cls(
             id=job.id,

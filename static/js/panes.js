@@ -254,7 +254,7 @@ function addSuggestions(input, kind, suggest) {
   suggest(kind).then((choices) => list.replaceChildren(...choices.map((c) => new Option(c)))).catch(() => {});
 }
 
-function inputFor(name, property) {
+export function inputFor(name, property) {
   const nullable = (property.anyOf ?? []).some((option) => option.type === "null");
   const spec = property.anyOf ? property.anyOf.find((option) => option.type !== "null") : property;
   if (spec.enum) {
