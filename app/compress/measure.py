@@ -44,23 +44,29 @@ def kl_divergence(reference: torch.Tensor, logits: torch.Tensor) -> float:
 
 
 def latencies_ms(
-    forwards: list[Forward], size: int, repeats: int, batches: tuple[int, ...] = (1, 8)
+    forwards: list[Forward],
+    size: int,
+    repeats: int,
+    batches: tuple[int, ...] = (1, 8),
+    rounds: int = 3,
 ) -> list[dict[str, float]]:
-    """For each forward, the median wall time (ms) of `repeats` passes at each batch size, as
-    {"batch1": ..., "batch8": ...}. The forwards take turns, round after round (after two
-    warm-up rounds), so a slow spell of the machine is shared by all instead of landing on one."""
+    """For each forward, the median wall time (ms) of a pass at each batch size, as
+    {"batch1": ..., "batch8": ...}: `rounds` rounds in which every forward in turn runs one
+    warm-up pass and `repeats` timed passes per batch size. Taking turns spreads a slow spell of
+    the machine over all of them; the consecutive passes keep each one's weights in cache."""
     inputs = {
         batch: torch.rand(batch, 3, size, size, generator=torch.Generator().manual_seed(batch))
         for batch in batches
     }
     times: list[dict[int, list[float]]] = [{batch: [] for batch in batches} for _ in forwards]
     with torch.no_grad():
-        for round_index in range(repeats + 2):
+        for _ in range(rounds):
             for index, forward in enumerate(forwards):
                 for batch, pixels in inputs.items():
-                    started = time.perf_counter()
                     forward(pixels)
-                    if round_index >= 2:
+                    for _ in range(repeats):
+                        started = time.perf_counter()
+                        forward(pixels)
                         times[index][batch].append((time.perf_counter() - started) * 1000)
     return [
         {f"batch{batch}": statistics.median(values) for batch, values in timed.items()}

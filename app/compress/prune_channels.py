@@ -4,16 +4,14 @@ everything that depends on them (BatchNorm, depthwise convolutions, the next lay
 so the tensors really shrink and the network runs faster. The classifier's outputs are kept.
 Without recovery this usually destroys the model's predictions: use `recovery_epochs`."""
 
-import time
-
 import torch
 from pydantic import Field
 from torch import nn
 
-from app.compress._variants import as_variant, editable_copy, top1_agreement, weights_of
-from app.compress.base import CompressedModel, CompressionData, Recipe, Recovery
+from app.compress._variants import as_variant, editable_copy, weights_of
+from app.compress.base import CompressedModel, CompressionData, Recipe
 from app.compress.measure import count_parameters
-from app.compress.recovery import RecoveryParams, recover
+from app.compress.recovery import RecoveryParams, recover_scored
 from app.compress.registry import register_recipe
 from app.explain.base import Progress
 from app.zoo import LoadedModel
@@ -72,16 +70,7 @@ class ChannelPruning(Recipe):
         )
         recovery = None
         if params.recovery_epochs:
-            started = time.perf_counter()
-            before = top1_agreement(model, network, data.evaluation)
-            losses = recover(network, model.forward_logits, data.calibration, params, progress)
-            recovery = Recovery(
-                epochs=params.recovery_epochs,
-                seconds=time.perf_counter() - started,
-                losses=losses,
-                agreement_before=before,
-                agreement_after=top1_agreement(model, network, data.evaluation),
-            )
+            recovery = recover_scored(model, network, data, params, progress)
         artifact = export_onnx(network, model.input_size)
         total, nonzero = count_parameters(weights_of(network))
         original_shapes = {name: tuple(p.shape) for name, p in model.module.named_parameters()}

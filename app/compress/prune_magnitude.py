@@ -2,7 +2,6 @@
 recovery by distillation (the pruned weights stay zero). The tensors keep their shapes: the
 zeros make the file compress well but dense kernels do not skip them, so it is not faster."""
 
-import time
 import zlib
 
 from pydantic import Field
@@ -11,13 +10,12 @@ from app.compress._variants import (
     as_variant,
     editable_copy,
     safetensors_bytes,
-    top1_agreement,
     weights_of,
 )
-from app.compress.base import CompressedModel, CompressionData, Recipe, Recovery
+from app.compress.base import CompressedModel, CompressionData, Recipe
 from app.compress.measure import count_parameters
 from app.compress.pruning import Scope, apply_masks, magnitude_masks
-from app.compress.recovery import RecoveryParams, recover
+from app.compress.recovery import RecoveryParams, recover_scored
 from app.compress.registry import register_recipe
 from app.explain.base import Progress
 from app.zoo import LoadedModel
@@ -49,22 +47,8 @@ class MagnitudePruning(Recipe):
         apply_masks(network, masks)
         recovery = None
         if params.recovery_epochs:
-            started = time.perf_counter()
-            before = top1_agreement(model, network, data.evaluation)
-            losses = recover(
-                network,
-                model.forward_logits,
-                data.calibration,
-                params,
-                progress,
-                after_step=lambda: apply_masks(network, masks),
-            )
-            recovery = Recovery(
-                epochs=params.recovery_epochs,
-                seconds=time.perf_counter() - started,
-                losses=losses,
-                agreement_before=before,
-                agreement_after=top1_agreement(model, network, data.evaluation),
+            recovery = recover_scored(
+                model, network, data, params, progress, lambda: apply_masks(network, masks)
             )
         forward = onnx_runtime_forward(export_onnx(network, model.input_size))
         artifact = safetensors_bytes(network)

@@ -3,6 +3,7 @@ compressed network to match the original's softened outputs on the calibration i
 after quantization (quantization-aware: the network trains through its fake-quantized twin)
 and after pruning (the masks are re-applied after every step)."""
 
+import time
 from collections.abc import Callable
 
 import torch
@@ -10,11 +11,12 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from app.compress.base import RecipeParams
-from app.compress.measure import logits_of
+from app.compress.base import CompressionData, RecipeParams, Recovery
+from app.compress.measure import agreement, logits_of
 from app.explain.base import Progress, no_progress
+from app.zoo import LoadedModel
 
-__all__ = ["RecoveryParams", "recover"]
+__all__ = ["RecoveryParams", "recover", "recover_scored"]
 
 
 class RecoveryParams(RecipeParams):
@@ -80,3 +82,32 @@ def recover(
         for parameter in student.parameters():
             parameter.requires_grad_(False)
     return losses
+
+
+def recover_scored(
+    original: LoadedModel,
+    network: nn.Module,
+    data: CompressionData,
+    params: RecoveryParams,
+    progress: Progress = no_progress,
+    after_step: Callable[[], None] | None = None,
+) -> Recovery:
+    """`recover` a float network (pruned: `after_step` re-applies its masks), with its top-1
+    agreement with the original on the evaluation images before and after."""
+
+    def score() -> float:
+        reference = logits_of(original.forward_logits, data.evaluation)
+        return agreement(reference, logits_of(network, data.evaluation))
+
+    started = time.perf_counter()
+    before = score()
+    losses = recover(
+        network, original.forward_logits, data.calibration, params, progress, after_step
+    )
+    return Recovery(
+        epochs=params.recovery_epochs,
+        seconds=time.perf_counter() - started,
+        losses=losses,
+        agreement_before=before,
+        agreement_after=score(),
+    )

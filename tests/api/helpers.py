@@ -47,3 +47,14 @@ def run_explanation(client: TestClient, image_id: str, method: str, **extra: Any
     )
     assert response.status_code in (200, 201), response.text
     return wait_job(client, response.json()["id"])
+
+
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    """A zip archive holding `files` (name -> content)."""
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()

@@ -2,12 +2,11 @@
 and the saved report, files and maps; bad requests get a 4xx naming the problem."""
 
 import io
-import zipfile
 
 from PIL import Image
 
 from app.compress import RECIPES
-from tests.api.helpers import png_bytes, upload, wait_job
+from tests.api.helpers import png_bytes, upload, wait_job, zip_bytes
 
 QUICK = {
     "variants": [
@@ -20,14 +19,6 @@ QUICK = {
     "calibration_augmentations": 2,
     "latency_repeats": 3,
 }
-
-
-def _zip(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
 
 
 def test_recipes_options_and_layers_are_listed(client) -> None:
@@ -107,7 +98,7 @@ def test_bad_compression_requests(client) -> None:
 
 
 def test_evaluation_sets_are_uploaded_checked_and_used(client) -> None:
-    archive = _zip(
+    archive = zip_bytes(
         {
             "class 1/a.png": png_bytes(40, 40, 1),
             "class 1/b.png": png_bytes(40, 40, 2),
@@ -137,6 +128,6 @@ def test_evaluation_sets_are_uploaded_checked_and_used(client) -> None:
     assert bad.status_code == 422 and "not a zip" in bad.json()["detail"]
     hostile = client.post(
         "/api/compress/datasets",
-        files={"file": ("set.zip", _zip({"x.png": b"MZ\x90\x00"}), "application/zip")},
+        files={"file": ("set.zip", zip_bytes({"x.png": b"MZ\x90\x00"}), "application/zip")},
     )
     assert hostile.status_code == 415 and "x.png" in hostile.json()["detail"]

@@ -1,7 +1,6 @@
 """Evaluation sets: the gallery's deterministic views, and folders or zips of images."""
 
 import io
-import zipfile
 
 import pytest
 import torch
@@ -10,6 +9,7 @@ from PIL import Image
 from app.compress.data import build_evaluation_set, folder_sources, gallery_sources, zip_sources
 from app.errors import BadImage, BadParameter, UnsupportedImage
 from app.zoo import LoadedModel
+from tests.api.helpers import zip_bytes
 
 LIMITS = 5_000_000, 10_000_000
 
@@ -17,14 +17,6 @@ LIMITS = 5_000_000, 10_000_000
 def _png(colour: tuple[int, int, int]) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (40, 30), colour).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _zip(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
     return buffer.getvalue()
 
 
@@ -52,20 +44,22 @@ def test_class_folders_give_labels(tiny: LoadedModel, tmp_path) -> None:
 
 def test_zip_sources_and_their_refusals(tiny: LoadedModel) -> None:
     flat = zip_sources(
-        _zip({"a.png": _png((1, 2, 3)), "__MACOSX/._a.png": b"junk", "b.png": _png((9, 9, 9))}),
+        zip_bytes(
+            {"a.png": _png((1, 2, 3)), "__MACOSX/._a.png": b"junk", "b.png": _png((9, 9, 9))}
+        ),
         *LIMITS,
     )
     assert [s.name for s in flat] == ["a.png", "b.png"] and all(s.label is None for s in flat)
     with pytest.raises(BadImage, match="not a zip"):
         zip_sources(b"plain bytes", *LIMITS)
     with pytest.raises(UnsupportedImage, match=r"evil\.png"):
-        zip_sources(_zip({"evil.png": b"<svg onload=alert(1)>"}), *LIMITS)
+        zip_sources(zip_bytes({"evil.png": b"<svg onload=alert(1)>"}), *LIMITS)
     with pytest.raises(BadImage, match="either all at the top level"):
-        zip_sources(_zip({"a.png": _png((1, 2, 3)), "cats/b.png": _png((1, 2, 3))}), *LIMITS)
+        zip_sources(zip_bytes({"a.png": _png((1, 2, 3)), "cats/b.png": _png((1, 2, 3))}), *LIMITS)
     with pytest.raises(BadImage, match="no images"):
-        zip_sources(_zip({"readme.md": b"hello"}), *LIMITS)
+        zip_sources(zip_bytes({"readme.md": b"hello"}), *LIMITS)
     with pytest.raises(BadImage, match="over the"):
-        zip_sources(_zip({"a.png": _png((1, 2, 3))}), 10, 10_000_000)
-    unknown = zip_sources(_zip({"zebras/a.png": _png((1, 2, 3))}), *LIMITS)
+        zip_sources(zip_bytes({"a.png": _png((1, 2, 3))}), 10, 10_000_000)
+    unknown = zip_sources(zip_bytes({"zebras/a.png": _png((1, 2, 3))}), *LIMITS)
     with pytest.raises(BadParameter, match="'zebras' names no class"):
         build_evaluation_set(tiny, unknown, "zip", 0, 1)
