@@ -37,6 +37,7 @@ __all__ = [
 
 MAX_IMAGES = 2000
 MAX_ZIP_BYTES = 500 * 1024 * 1024  # uncompressed, all members together
+_MAX_ENTRIES = 10 * MAX_IMAGES  # files, folders and skipped notes included
 _SKIPPED = (".txt", ".json", ".md", ".csv", ".yaml", ".yml")
 
 
@@ -82,6 +83,11 @@ def folder_sources(folder: Path, max_bytes: int, max_pixels: int) -> list[Source
 
 def zip_sources(content: bytes, max_bytes: int, max_pixels: int) -> list[Source]:
     """Images in a zip archive, laid out like a folder; read in memory, never extracted."""
+    declared = _declared_entries(content)
+    if declared is None:
+        raise BadImage("this is not a zip archive")
+    if declared > _MAX_ENTRIES:
+        raise BadImage(f"the archive lists more than {_MAX_ENTRIES:,} files")
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
     except zipfile.BadZipFile:
@@ -100,6 +106,17 @@ def zip_sources(content: bytes, max_bytes: int, max_pixels: int) -> list[Source]
 
     entries = [(m.filename, reader(m)) for m in sorted(members, key=lambda m: m.filename)]
     return _sources(entries[: MAX_IMAGES + 1], max_bytes, max_pixels)
+
+
+def _declared_entries(content: bytes) -> int | None:
+    """The file count in the zip's end record, read before `zipfile` builds an object per
+    entry (millions of empty entries would otherwise cost gigabytes); None when there is none.
+    A zip64 archive says 0xFFFF here and counts as too many."""
+    tail = content[-(22 + 65_535) :]
+    end = tail.rfind(b"PK\x05\x06")
+    if end < 0 or len(tail) < end + 22:
+        return None
+    return int.from_bytes(tail[end + 10 : end + 12], "little")
 
 
 def _wanted(path: PurePosixPath | Path) -> bool:

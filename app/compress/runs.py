@@ -79,7 +79,7 @@ def _default_variants() -> list[VariantRequest]:
         VariantRequest(recipe="int8_static", params={"per_channel": False}),
         VariantRequest(recipe="int8_static", params={"per_channel": True}),
         VariantRequest(recipe="int8_static", params={"calibration": "percentile"}),
-        VariantRequest(recipe="prune_channels", params={"ratio": 0.3}),
+        VariantRequest(recipe="prune_channels", params={"ratio": 0.3, "recovery_epochs": 5}),
     ]
 
 

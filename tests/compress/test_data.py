@@ -60,6 +60,8 @@ def test_zip_sources_and_their_refusals(tiny: LoadedModel) -> None:
         zip_sources(zip_bytes({"readme.md": b"hello"}), *LIMITS)
     with pytest.raises(BadImage, match="over the"):
         zip_sources(zip_bytes({"a.png": _png((1, 2, 3))}), 10, 10_000_000)
+    with pytest.raises(BadImage, match="more than 20,000 files"):
+        zip_sources(zip_bytes({f"{i}.txt": b"" for i in range(20_001)}), *LIMITS)
     unknown = zip_sources(zip_bytes({"zebras/a.png": _png((1, 2, 3))}), *LIMITS)
     with pytest.raises(BadParameter, match="'zebras' names no class"):
         build_evaluation_set(tiny, unknown, "zip", 0, 1)
