@@ -17,9 +17,10 @@ from app.attacks import ATTACKS, AttackResult, attack
 from app.compress.data import (
     DatasetInfo,
     build_evaluation_set,
-    dataset_sources,
     gallery_sources,
     store_dataset,
+    stored_dataset,
+    zip_sources,
 )
 from app.compress.runs import RunParams, check_run, run_comparison
 from app.errors import BadTarget, JobNotFinished, UnsupportedMethod
@@ -227,11 +228,7 @@ class Workspace:
         model = self.models.get(model_name)
         check_run(model, parsed)
         limits = self.settings.max_image_bytes, self.settings.max_image_pixels
-        sources = (
-            gallery_sources()
-            if dataset is None
-            else dataset_sources(self.settings.data_dir, dataset, *limits)
-        )
+        archive = None if dataset is None else stored_dataset(self.settings.data_dir, dataset)
         image = (
             None if image_id is None else (image_id, self.images.get(image_id).model_view(model))
         )
@@ -244,6 +241,10 @@ class Workspace:
         }
 
         def work(progress: Progress) -> Any:
+            # Decoded in the job, not the request: an archive can hold 2,000 photos.
+            sources = (
+                gallery_sources() if archive is None else zip_sources(archive.read_bytes(), *limits)
+            )
             evaluation = build_evaluation_set(
                 model,
                 sources,

@@ -28,10 +28,10 @@ __all__ = [
     "EvaluationSet",
     "Source",
     "build_evaluation_set",
-    "dataset_sources",
     "folder_sources",
     "gallery_sources",
     "store_dataset",
+    "stored_dataset",
     "zip_sources",
 ]
 
@@ -240,10 +240,9 @@ def store_dataset(data_dir: Path, content: bytes, max_bytes: int, max_pixels: in
     return DatasetInfo(dataset_id, len(sources), bool(labels), labels)
 
 
-def dataset_sources(
-    data_dir: Path, dataset_id: str, max_bytes: int, max_pixels: int
-) -> list[Source]:
+def stored_dataset(data_dir: Path, dataset_id: str) -> Path:
+    """The uploaded zip with this id; raises UnknownDataset."""
     path = _dataset_path(data_dir, dataset_id)
     if not path.is_file():
         raise UnknownDataset(f"no evaluation set {dataset_id!r}; upload a zip first")
-    return zip_sources(path.read_bytes(), max_bytes, max_pixels)
+    return path
