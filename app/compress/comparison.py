@@ -22,7 +22,7 @@ from app.compress.measure import (
     rank_correlation,
     top_overlap,
 )
-from app.errors import Cancelled, JobTimeout, UnsupportedMethod
+from app.errors import UnsupportedMethod
 from app.explain import explain
 from app.explain.base import Progress
 from app.jobs.codec import register_result_type
@@ -107,10 +107,11 @@ def original_variant(model: LoadedModel) -> CompressedModel:
     )
 
 
-def _explain_quietly(
-    model: LoadedModel, pixels: torch.Tensor, method: str, target: int, progress: Progress
+def _map(
+    model: LoadedModel, pixels: torch.Tensor, method: str, target: int
 ) -> tuple[np.ndarray, bool]:
-    result = explain(model, pixels, method, target, progress=progress)
+    """(map, signed) of `method` for class `target`, with the method's default parameters."""
+    result = explain(model, pixels, method, target)
     return result.attribution, result.signed
 
 
@@ -127,9 +128,7 @@ def drift_reference(
     total = len(methods) * len(pixels)
     for m, method in enumerate(methods):
         for index, target in enumerate(targets):
-            attribution, signed[method] = _explain_quietly(
-                model, pixels[index], method, target, lambda d, t: None
-            )
+            attribution, signed[method] = _map(model, pixels[index], method, target)
             maps[method].append(attribution)
             progress(m * len(pixels) + index + 1, total)
     return DriftReference(pixels, targets, maps, signed, with_image)
@@ -161,9 +160,7 @@ def measure(
         correlations, overlaps = [], []
         try:
             for index, target in enumerate(reference.targets):
-                attribution, _ = _explain_quietly(
-                    model, reference.pixels[index], method, target, lambda d, t: None
-                )
+                attribution, _ = _map(model, reference.pixels[index], method, target)
                 original = reference.maps[method][index]
                 correlations.append(rank_correlation(original, attribution))
                 overlaps.append(top_overlap(original, attribution))
@@ -171,8 +168,6 @@ def measure(
                     image_maps[method] = attribution
                     image_drift[method] = correlations[-1]
                 progress(2 + m * count + index + 1, steps)
-        except (Cancelled, JobTimeout):
-            raise
         except UnsupportedMethod as error:
             skipped[method] = str(error)
             continue
