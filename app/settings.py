@@ -36,6 +36,9 @@ class Settings(BaseSettings):
         512, ge=16, le=100_000, description="Finished jobs (and their results) kept for reuse."
     )
     kept_images: int = Field(256, ge=4, le=100_000, description="Uploaded images kept.")
+    kept_compression_runs: int = Field(
+        20, ge=1, le=10_000, description="Compression runs (reports and variant files) kept."
+    )
     job_timeout_seconds: float = Field(
         600.0, gt=0, le=86_400, description="A running job past this ends as 'timeout'."
     )

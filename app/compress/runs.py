@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import time
 import uuid
 from dataclasses import dataclass
@@ -206,6 +207,35 @@ def run_comparison(
     run_id = uuid.uuid4().hex[:12]
     folder = _folder(settings, run_id)
     folder.mkdir(parents=True)
+    try:
+        run = _run(settings, model, params, parsed, evaluation, image, progress, run_id, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # a failed or cancelled run leaves nothing
+        raise
+    run = dataclasses.replace(run, seconds=time.perf_counter() - started)
+    (folder / "report.json").write_text(json.dumps(dataclasses.asdict(run), indent=2))
+    _forget_old_runs(settings)
+    progress(1, 1)
+    return run
+
+
+def _forget_old_runs(settings: Settings) -> None:
+    """Delete all but the newest `kept_compression_runs` runs (each holds its variants' files)."""
+    for summary in saved_runs(settings)[settings.kept_compression_runs :]:
+        shutil.rmtree(_folder(settings, summary["id"]), ignore_errors=True)
+
+
+def _run(
+    settings: Settings,
+    model: LoadedModel,
+    params: RunParams,
+    parsed: list[tuple[VariantRequest, Any]],
+    evaluation: EvaluationSet,
+    image: tuple[str, torch.Tensor] | None,
+    progress: Progress,
+    run_id: str,
+    folder: Path,
+) -> CompressionRun:
     stages = 2 + len(parsed) + (params.sensitivity_sparsity is not None)
 
     def stage(index: int, low: float = 0.0, high: float = 1.0) -> Progress:
@@ -285,32 +315,31 @@ def run_comparison(
         sensitivity=sensitivity,
         histogram=histogram,
         image_id=None if image is None else image[0],
-        seconds=time.perf_counter() - started,
+        seconds=0.0,  # set by run_comparison
     )
     np.savez(folder / "maps.npz", **maps)  # type: ignore[arg-type]
-    (folder / "report.json").write_text(json.dumps(dataclasses.asdict(run), indent=2))
-    progress(1, 1)
     return run
 
 
 def saved_runs(settings: Settings) -> list[dict[str, Any]]:
-    """Every saved run's summary (id, created, model, rows' names), newest first."""
+    """Every saved run's summary (id, created, model, rows' names), newest first (by when its
+    report was written: `created` has whole seconds)."""
     root = settings.data_dir / "compress" / "runs"
-    summaries = []
+    found = []
     for report in root.glob("*/report.json") if root.is_dir() else []:
         try:
             data = json.loads(report.read_text())
+            written = report.stat().st_mtime_ns
         except (OSError, ValueError):
             continue
-        summaries.append(
-            {
-                "id": data["id"],
-                "created": data["created"],
-                "model": data["model"],
-                "variants": [row["name"] for row in data["rows"]],
-            }
-        )
-    return sorted(summaries, key=lambda s: s["created"], reverse=True)
+        summary = {
+            "id": data["id"],
+            "created": data["created"],
+            "model": data["model"],
+            "variants": [row["name"] for row in data["rows"]],
+        }
+        found.append((written, summary))
+    return [summary for _, summary in sorted(found, key=lambda item: item[0], reverse=True)]
 
 
 def read_run(settings: Settings, run_id: str) -> dict[str, Any]:

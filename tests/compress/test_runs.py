@@ -8,7 +8,7 @@ import onnx
 import pytest
 
 from app.compress.runs import RunParams, read_run, run_comparison, run_file, run_map, saved_runs
-from app.errors import BadParameter, UnknownRecipe, UnknownRun
+from app.errors import BadParameter, Cancelled, UnknownRecipe, UnknownRun
 from app.settings import Settings
 from app.zoo import LoadedModel
 
@@ -89,3 +89,27 @@ def test_bad_runs_are_refused_before_any_work(
     with pytest.raises(BadParameter, match="not a convolution"):
         run_comparison(settings, tiny, RunParams(histogram_layer="network.relu"), evaluation)
     assert saved_runs(settings) == []
+
+
+def test_runs_are_bounded_and_a_cancelled_run_leaves_nothing(
+    tmp_path, tiny: LoadedModel, evaluation
+) -> None:
+    settings = Settings(data_dir=tmp_path, kept_compression_runs=1)
+    quick = RunParams(
+        variants=[{"recipe": "half_precision"}],
+        methods=["saliency"],
+        drift_images=1,
+        latency_repeats=3,
+    )
+    first = run_comparison(settings, tiny, quick, evaluation)
+    second = run_comparison(settings, tiny, quick, evaluation)
+    assert [run["id"] for run in saved_runs(settings)] == [second.id]
+    assert not (tmp_path / "compress" / "runs" / first.id).exists()
+
+    def cancel(done: int, total: int) -> None:
+        if done > total // 2:
+            raise Cancelled("cancelled")
+
+    with pytest.raises(Cancelled):
+        run_comparison(settings, tiny, quick, evaluation, progress=cancel)
+    assert [p.name for p in (tmp_path / "compress" / "runs").iterdir()] == [second.id]
