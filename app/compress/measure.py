@@ -63,15 +63,21 @@ def latencies_ms(
         for _ in range(rounds):
             for index, forward in enumerate(forwards):
                 for batch, pixels in inputs.items():
-                    forward(pixels)
+                    _finished(forward(pixels))
                     for _ in range(repeats):
                         started = time.perf_counter()
-                        forward(pixels)
+                        _finished(forward(pixels))
                         times[index][batch].append((time.perf_counter() - started) * 1000)
     return [
         {f"batch{batch}": statistics.median(values) for batch, values in timed.items()}
         for timed in times
     ]
+
+
+def _finished(output: torch.Tensor) -> None:
+    """Wait for a CUDA result (kernels run asynchronously; the clock must see them end)."""
+    if output.is_cuda:
+        torch.cuda.synchronize(output.device)
 
 
 def count_parameters(tensors: list[torch.Tensor]) -> tuple[int, int]:
