@@ -1,5 +1,6 @@
 """Tiny models for fast tests, and a fingerprint to check that a method left a model unchanged."""
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -83,6 +84,44 @@ def tiny_spec(name: str = "tiny", grad_cam_layer: str | None = "head") -> ModelS
         labels=lambda: [f"class {index}" for index in range(CLASSES)],
         grad_cam_layer=grad_cam_layer,
     )
+
+
+class StagedNet(nn.Module):
+    """Local early layers (padding, a stride, a grouped 5×5, ReLU6), then a global head: the
+    shape incremental occlusion cuts (see staged_spec)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.early = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1),
+            nn.ReLU6(),
+            nn.Conv2d(8, 8, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(8, 12, 5, padding=2, groups=4),
+            nn.ReLU6(),
+        )
+        self.late = nn.Sequential(
+            nn.Conv2d(12, 16, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(16, CLASSES),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.late(self.early(x))
+
+
+def staged_stages(module: nn.Module) -> list[nn.Module]:
+    network: Any = module.network
+    return [nn.Sequential(module.normalize, network.early).eval(), network.late]
+
+
+def staged(seed: int = 0) -> LoadedModel:
+    """A StagedNet whose spec declares its stages for incremental occlusion."""
+    torch.manual_seed(seed)
+    spec = dataclasses.replace(tiny_spec("staged", grad_cam_layer=None), stages=staged_stages)
+    return LoadedModel.from_network(spec, StagedNet())
 
 
 def loaded(network: nn.Module, grad_cam_layer: str | None = "head", seed: int = 0) -> LoadedModel:

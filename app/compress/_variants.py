@@ -35,6 +35,7 @@ def as_variant(
         weights=f"{original.weights}, {note}",
         fast_forward=forward,
         engine=engine,
+        forward_is_module=forward is None,
     )
 
 

@@ -39,6 +39,7 @@ class Attribution:
     map: torch.Tensor
     raw: torch.Tensor | None = None
     warnings: list[str] = field(default_factory=list)
+    engine: str | None = None  # what ran the passes, when the method chose (else the default)
 
 
 @dataclass(frozen=True)

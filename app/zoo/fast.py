@@ -12,11 +12,20 @@ import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["TOLERANCE", "FastForward", "build_fast_forward", "export_onnx", "onnx_runtime_forward"]
+__all__ = [
+    "TOLERANCE",
+    "FastForward",
+    "build_fast_forward",
+    "export_module",
+    "export_onnx",
+    "onnx_runtime_forward",
+    "onnx_runtime_session",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,26 +74,41 @@ def build_fast_forward(
 def export_onnx(module: nn.Module, input_size: int) -> bytes:
     """`module` (pixels -> logits) as ONNX bytes with a dynamic batch axis; input "pixels"."""
     probe = torch.rand(2, 3, input_size, input_size, generator=torch.Generator().manual_seed(0))
+    return export_module(module, probe, {0: "batch"})
+
+
+def export_module(module: nn.Module, example: torch.Tensor, axes: dict[int, str]) -> bytes:
+    """`module` (one tensor in, one out) as ONNX bytes, input "pixels", output "logits", with
+    the named dynamic `axes` on both (batch, and height/width for convolutional stages)."""
+    device = next(iter(module.parameters()), example).device
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's notes on shape inference
         path = Path(folder) / "model.onnx"
         torch.onnx.export(
             module,
-            (probe.to(next(module.parameters()).device),),
+            (example.to(device),),
             path,
             input_names=["pixels"],
             output_names=["logits"],
-            dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}},
+            dynamic_axes={"pixels": axes, "logits": axes},
             dynamo=False,
         )
         return path.read_bytes()
 
 
-def onnx_runtime_forward(model: bytes) -> FastForward:
-    """An ONNX Runtime CPU session over `model` (float32 or int8 QDQ), as a logits forward."""
+def onnx_runtime_session(model: bytes, spin: bool = True) -> Any:
+    """An ONNX Runtime CPU inference session over `model` (float32 or int8 QDQ). spin=False:
+    its threads sleep between runs instead of spinning, for sessions that take turns with
+    others (two spinning sessions fight over the cores: seen +40 % time on 2 cores)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
-    session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-    return _OnnxRuntimeForward(session)
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def onnx_runtime_forward(model: bytes) -> FastForward:
+    """An ONNX Runtime CPU session over `model` (float32 or int8 QDQ), as a logits forward."""
+    return _OnnxRuntimeForward(onnx_runtime_session(model))

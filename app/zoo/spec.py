@@ -1,8 +1,10 @@
 """What Lantern knows about a model (ModelSpec) and a model ready to use (LoadedModel)."""
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -10,8 +12,11 @@ from torch import nn
 from app.imaging.preprocessing import Normalize, Preprocessing
 from app.settings import Settings
 from app.zoo.fast import FastForward, build_fast_forward
+from app.zoo.incremental import IncrementalOcclusion, build_incremental_occlusion
 
 __all__ = ["LoadedModel", "ModelSpec", "PixelClassifier"]
+
+_PREPARE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,7 @@ class ModelSpec:
     `build(settings)` returns the network with its default weights (offline, or a clear error);
     `architecture(num_classes)` returns it untrained, for a user's own weights.
     `grad_cam_layer` names a submodule of the network that runs once per forward pass.
+    `stages(module)` splits the pixels -> logits module for incremental occlusion (optional).
     """
 
     name: str
@@ -30,6 +36,9 @@ class ModelSpec:
     preprocessing: Preprocessing
     labels: Callable[[], list[str]]
     grad_cam_layer: str | None = None
+    # The pixels -> logits module cut into stages for incremental occlusion: all but the last
+    # are local (see app/zoo/incremental.py); they share the module's parameters.
+    stages: Callable[[nn.Module], list[nn.Module]] | None = None
     weights_source: Callable[[Settings], str] = field(default=lambda settings: "built in")
 
 
@@ -55,6 +64,10 @@ class LoadedModel:
     weights: str
     fast_forward: FastForward | None = None  # see enable_fast_forward
     engine: str = "PyTorch"  # what forward_logits runs on
+    # False when forward_logits runs something else than `module` (a compressed variant's
+    # int8 engine): then nothing may be derived from `module` to replace forward_logits.
+    forward_is_module: bool = True
+    _prepared: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -82,6 +95,34 @@ class LoadedModel:
             self.module, self.input_size, self.device
         )
         return self.engine
+
+    def incremental_occlusion(self) -> tuple[IncrementalOcclusion | None, str]:
+        """The incremental occlusion engine (app/zoo/incremental.py), prepared on first use
+        (on ONNX Runtime when the fast path is on), or None and why it is not available."""
+        if self.spec.stages is None:
+            return None, f"{self.name} declares no stages for incremental occlusion"
+        if not self.forward_is_module:
+            return None, f"{self.engine} is not the module incremental occlusion would cut"
+
+        def build() -> tuple[IncrementalOcclusion | None, str]:
+            assert self.spec.stages is not None
+            return build_incremental_occlusion(
+                self.spec.stages(self.module),
+                self.input_size,
+                self.device,
+                self.module,
+                onnx=self.fast_forward is not None,
+            )
+
+        prepared: tuple[IncrementalOcclusion | None, str] = self._prepare("incremental", build)
+        return prepared
+
+    def _prepare(self, key: str, build: Callable[[], Any]) -> Any:
+        """build() once per model, whichever thread asks first."""
+        with _PREPARE_LOCK:
+            if key not in self._prepared:
+                self._prepared[key] = build()
+            return self._prepared[key]
 
     @torch.no_grad()
     def forward_logits(self, pixels: torch.Tensor) -> torch.Tensor:
