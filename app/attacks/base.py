@@ -11,9 +11,10 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from app.explain.base import MethodParams, Progress
+from app.explain.shared_pass import GradientRequest, Seed
 from app.zoo import LoadedModel
 
-__all__ = ["Attack", "AttackParams", "AttackResult", "loss_gradient"]
+__all__ = ["Attack", "AttackParams", "AttackResult", "cross_entropy_seed", "loss_gradient"]
 
 
 class AttackParams(MethodParams):
@@ -71,9 +72,9 @@ class AttackResult:
 
 def loss_gradient(model: LoadedModel, pixels: torch.Tensor, label: int) -> torch.Tensor:
     """∇ₓ cross-entropy(logits(x), label), same shape as pixels (N, 3, H, W)."""
-    inputs = pixels.detach().clone().requires_grad_(True)
+    inputs = model.gradient_inputs(pixels)
     labels = torch.full((inputs.shape[0],), label, device=inputs.device, dtype=torch.long)
-    loss = F.cross_entropy(model.module(inputs), labels, reduction="sum")
+    loss = F.cross_entropy(model.gradient_module(inputs), labels, reduction="sum")
     (grad,) = torch.autograd.grad(loss, inputs)
     return grad
 
@@ -99,3 +100,26 @@ class Attack(ABC):
 
         label: the clean prediction; target: the class to reach, or None to move away from label.
         """
+
+    def gradient_request(
+        self, model: LoadedModel, label: int, target: int | None, params: Any
+    ) -> GradientRequest | None:
+        """Attacks made of one gradient step return the gradient they need, so that a panel
+        can share one batched pass with gradient methods (app/panel.py); others None."""
+        return None
+
+    def from_gradient(
+        self, pixels: torch.Tensor, gradient: torch.Tensor, target: int | None, params: Any
+    ) -> torch.Tensor:
+        """The adversarial pixels from the requested (3, H, W) gradient."""
+        raise NotImplementedError(f"{self.name} takes more than one gradient")
+
+
+def cross_entropy_seed(label: int) -> Seed:
+    """The gradient of cross-entropy(logits, label) at the logits: softmax - one_hot."""
+
+    def seed(logits: torch.Tensor) -> torch.Tensor:
+        one_hot = F.one_hot(torch.tensor(label), logits.shape[-1]).to(logits)
+        return torch.softmax(logits, dim=-1) - one_hot
+
+    return seed

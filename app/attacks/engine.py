@@ -6,14 +6,14 @@ from typing import Any
 
 import torch
 
-from app.attacks.base import AttackResult
+from app.attacks.base import AttackParams, AttackResult
 from app.attacks.registry import ATTACKS
 from app.errors import BadTarget
 from app.explain.base import Progress, no_progress
 from app.explain.engine import check_input, check_target, parse_params
 from app.zoo import LoadedModel
 
-__all__ = ["attack"]
+__all__ = ["attack", "check_attack_target", "package_attack"]
 
 
 def attack(
@@ -30,12 +30,32 @@ def attack(
     batch = check_input(model, pixels)
     probs_before = model.probabilities(batch)[0]
     label = int(probs_before.argmax())
-    if target is not None:
-        check_target(model, target, probs_before)
-    elif attacker.needs_target:
-        raise BadTarget(f"the {method} attack needs a target class")
+    check_attack_target(model, method, target, probs_before)
     started = time.perf_counter()
     adversarial = attacker.perturb(model, batch, label, target, parsed, progress).detach()
+    return package_attack(model, method, batch, probs_before, adversarial, target, parsed, started)
+
+
+def check_attack_target(
+    model: LoadedModel, method: str, target: int | None, probs: torch.Tensor
+) -> None:
+    if target is not None:
+        check_target(model, target, probs)
+    elif ATTACKS.get(method).needs_target:
+        raise BadTarget(f"the {method} attack needs a target class")
+
+
+def package_attack(
+    model: LoadedModel,
+    method: str,
+    batch: torch.Tensor,
+    probs_before: torch.Tensor,
+    adversarial: torch.Tensor,
+    target: int | None,
+    params: AttackParams,
+    started: float,
+) -> AttackResult:
+    """The AttackResult of `adversarial`, with its predictions, timed from `started`."""
     probs_after = model.probabilities(adversarial)[0]
     seconds = time.perf_counter() - started
     return AttackResult(
@@ -46,7 +66,7 @@ def attack(
         probs_before=probs_before.float().cpu().numpy(),
         probs_after=probs_after.float().cpu().numpy(),
         target=target,
-        params=parsed.model_dump(mode="json"),
+        params=params.model_dump(mode="json"),
         seconds=seconds,
         device=str(model.device),
     )

@@ -8,9 +8,10 @@ from typing import Any
 
 import torch
 
-from app.attacks.base import Attack, AttackParams, loss_gradient
+from app.attacks.base import Attack, AttackParams, cross_entropy_seed
 from app.attacks.registry import register_attack
 from app.explain.base import Progress
+from app.explain.shared_pass import GradientRequest, input_gradients
 from app.zoo import LoadedModel
 
 __all__ = ["Fgsm"]
@@ -36,9 +37,19 @@ class Fgsm(Attack):
         params: Any,
         progress: Progress,
     ) -> torch.Tensor:
-        if target is None:
-            step = params.epsilon * loss_gradient(model, pixels, label).sign()
-        else:
-            step = -params.epsilon * loss_gradient(model, pixels, target).sign()
+        request = self.gradient_request(model, label, target, params)
+        (gradient,), _ = input_gradients(model, pixels, [request])
         progress(1, 1)
-        return (pixels + step).clamp(0.0, 1.0)
+        return self.from_gradient(pixels, gradient, target, params)
+
+    def gradient_request(
+        self, model: LoadedModel, label: int, target: int | None, params: Any
+    ) -> GradientRequest:
+        aim = label if target is None else target
+        return GradientRequest("plain", cross_entropy_seed(aim), ("cross_entropy", aim))
+
+    def from_gradient(
+        self, pixels: torch.Tensor, gradient: torch.Tensor, target: int | None, params: Any
+    ) -> torch.Tensor:
+        direction = 1.0 if target is None else -1.0  # away from the label, or towards the target
+        return (pixels + direction * params.epsilon * gradient.sign()).clamp(0.0, 1.0)

@@ -16,7 +16,7 @@ import math
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -25,27 +25,45 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-__all__ = ["Rule", "RuleReport", "activation_rules"]
+__all__ = ["RowRule", "Rule", "RuleReport", "activation_rules"]
 
 Rule = Literal["guided", "deconvnet"]
+RowRule = Literal["plain", "guided", "deconvnet"]
+
+
+_ROW_CODES = {"plain": 0, "guided": 1, "deconvnet": 2}
 
 
 class _ClampRule(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, high: float, rule: str) -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor, high: float, rule: str | torch.Tensor) -> torch.Tensor:
         out = x.clamp(min=0.0) if math.isinf(high) else x.clamp(0.0, high)
         ctx.rule = rule
-        if rule == "guided":
+        if not isinstance(rule, str) or rule == "guided":
             ctx.save_for_backward((x > 0) & (x < high))
         return out
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None]:
-        positive = grad.clamp(min=0.0)
-        if ctx.rule == "guided":
-            (mask,) = ctx.saved_tensors
-            positive = positive * mask
-        return positive, None, None
+        if isinstance(ctx.rule, str):
+            positive = grad.clamp(min=0.0)
+            if ctx.rule == "guided":
+                (mask,) = ctx.saved_tensors
+                positive = positive * mask
+            return positive, None, None
+        # One rule per batch row (a shared pass): plain, guided or deconvnet. Row by row, so
+        # each element is touched once (these tensors are large; where() over all rows for
+        # every rule cost ~3× the whole backward pass).
+        (mask,) = ctx.saved_tensors
+        out = torch.empty_like(grad)
+        for row, code in enumerate(ctx.rule.tolist()):
+            if code == _ROW_CODES["plain"]:
+                torch.mul(grad[row], mask[row], out=out[row])
+            elif code == _ROW_CODES["guided"]:
+                torch.mul(grad[row].clamp(min=0.0), mask[row], out=out[row])
+            else:
+                torch.clamp(grad[row], min=0.0, out=out[row])
+        return out, None, None
 
 
 def _relu(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[torch.Tensor, float, float, bool]:
@@ -136,7 +154,7 @@ class RuleReport:
 
 
 class _RuleMode(TorchFunctionMode):
-    def __init__(self, rule: Rule, report: RuleReport) -> None:
+    def __init__(self, rule: str | torch.Tensor, report: RuleReport) -> None:
         super().__init__()
         self.rule = rule
         self.report = report
@@ -153,7 +171,8 @@ class _RuleMode(TorchFunctionMode):
         if family is not None:
             name, parse = family
             x, low, high, inplace = parse(args, kwargs)
-            if low == 0.0 and high > 0.0:
+            rows = self.rule if isinstance(self.rule, torch.Tensor) else None
+            if low == 0.0 and high > 0.0 and (rows is None or x.shape[:1] == rows.shape):
                 self.report.applied[name] += 1
                 out = _ClampRule.apply(x, high, self.rule)
                 if inplace:
@@ -168,11 +187,15 @@ class _RuleMode(TorchFunctionMode):
 
 
 @contextmanager
-def activation_rules(model: nn.Module, rule: Rule) -> Iterator[RuleReport]:
-    """Run forward passes inside the block with the rule on every ReLU-family call.
+def activation_rules(model: nn.Module, rule: Rule | Sequence[RowRule]) -> Iterator[RuleReport]:
+    """Run forward passes inside the block with the rule on every ReLU-family call; with one
+    rule per batch row ("plain" = the ordinary gradient), each row of a batch gets its own.
 
     Nothing on the model changes; the mode and the counting hooks are removed even on error.
     """
+    chosen: str | torch.Tensor = (
+        rule if isinstance(rule, str) else torch.tensor([_ROW_CODES[r] for r in rule])
+    )
     report = RuleReport()
     handles = []
     owner = threading.get_ident()  # hooks are shared by concurrent jobs; the mode is per thread
@@ -186,7 +209,7 @@ def activation_rules(model: nn.Module, rule: Rule) -> Iterator[RuleReport]:
 
             handles.append(module.register_forward_hook(count))
     try:
-        with _RuleMode(rule, report):
+        with _RuleMode(chosen, report):
             yield report
     finally:
         for handle in handles:

@@ -1,15 +1,17 @@
 """Shared gradient helpers for the gradient-based methods."""
 
 import torch
-from torch import nn
+
+from app.zoo import LoadedModel
 
 __all__ = ["channel_max_abs", "input_gradient"]
 
 
-def input_gradient(module: nn.Module, pixels: torch.Tensor, target: int) -> torch.Tensor:
-    """d logit[target] / d pixels, for a batch (N, 3, H, W); same shape as pixels."""
-    inputs = pixels.detach().clone().requires_grad_(True)
-    logits = module(inputs)
+def input_gradient(model: LoadedModel, pixels: torch.Tensor, target: int) -> torch.Tensor:
+    """d logit[target] / d pixels, for a batch (N, 3, H, W), through model.gradient_module;
+    same shape as pixels."""
+    inputs = model.gradient_inputs(pixels)
+    logits = model.gradient_module(inputs)
     (grad,) = torch.autograd.grad(logits[:, target].sum(), inputs)
     return grad
 

@@ -10,9 +10,19 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict
 
+from app.explain._activation_rules import RuleReport
+from app.explain.shared_pass import GradientRequest, input_gradients
 from app.zoo import LoadedModel
 
-__all__ = ["Attribution", "Explanation", "Method", "MethodParams", "Progress", "no_progress"]
+__all__ = [
+    "Attribution",
+    "Explanation",
+    "GradientMethod",
+    "Method",
+    "MethodParams",
+    "Progress",
+    "no_progress",
+]
 
 Progress = Callable[[int, int], None]
 """progress(done, total): called from the method's own loop; may raise Cancelled to stop it."""
@@ -103,3 +113,33 @@ class Method(ABC):
         progress: Progress,
     ) -> Attribution:
         """pixels: (1, 3, H, W) in [0, 1] on the model's device; target: a class index."""
+
+
+class GradientMethod(Method):
+    """A method whose map comes from one input gradient: it can share a batched pass with other
+    such methods and attacks (app/explain/shared_pass.py, app/panel.py)."""
+
+    @abstractmethod
+    def gradient_request(self, model: LoadedModel, target: int, params: Any) -> GradientRequest:
+        """The rule and output gradient this method needs."""
+
+    @abstractmethod
+    def from_gradient(
+        self,
+        model: LoadedModel,
+        pixels: torch.Tensor,
+        target: int,
+        params: Any,
+        gradient: torch.Tensor,
+        report: RuleReport | None,
+    ) -> Attribution:
+        """The attribution from the (3, H, W) gradient; report: what the rules met."""
+
+    def attribute(
+        self, model: LoadedModel, pixels: torch.Tensor, target: int, params: Any, progress: Progress
+    ) -> Attribution:
+        (gradient,), report = input_gradients(
+            model, pixels, [self.gradient_request(model, target, params)]
+        )
+        progress(1, 1)
+        return self.from_gradient(model, pixels, target, params, gradient, report)

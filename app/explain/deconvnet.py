@@ -7,10 +7,12 @@ from typing import Any
 
 import torch
 
+from app.explain._activation_rules import RuleReport
 from app.explain._gradients import channel_max_abs
-from app.explain.base import Attribution, Method, MethodParams, Progress
-from app.explain.guided_backprop import rule_gradient
+from app.explain.base import Attribution, GradientMethod, MethodParams
+from app.explain.guided_backprop import rule_request, rule_warnings
 from app.explain.registry import register_method
+from app.explain.shared_pass import GradientRequest
 from app.zoo import LoadedModel
 
 __all__ = ["Deconvnet"]
@@ -21,16 +23,24 @@ class DeconvnetParams(MethodParams):
 
 
 @register_method
-class Deconvnet(Method):
+class Deconvnet(GradientMethod):
     name = "deconvnet"
     title = "Deconvnet"
     reference = "Zeiler & Fergus, 2014"
     Params = DeconvnetParams
     signed = False
 
-    def attribute(
-        self, model: LoadedModel, pixels: torch.Tensor, target: int, params: Any, progress: Progress
+    def gradient_request(self, model: LoadedModel, target: int, params: Any) -> GradientRequest:
+        return rule_request(target, "deconvnet")
+
+    def from_gradient(
+        self,
+        model: LoadedModel,
+        pixels: torch.Tensor,
+        target: int,
+        params: Any,
+        gradient: torch.Tensor,
+        report: RuleReport | None,
     ) -> Attribution:
-        raw, warnings = rule_gradient(model, pixels, target, "deconvnet")
-        progress(1, 1)
-        return Attribution(map=channel_max_abs(raw), raw=raw, warnings=warnings)
+        warnings = rule_warnings(report, "deconvnet")
+        return Attribution(map=channel_max_abs(gradient), raw=gradient, warnings=warnings)

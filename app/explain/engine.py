@@ -9,11 +9,18 @@ import torch
 from pydantic import ValidationError
 
 from app.errors import BadImage, BadParameter, BadTarget, UnsupportedMethod
-from app.explain.base import Explanation, MethodParams, Progress, no_progress
+from app.explain.base import Attribution, Explanation, MethodParams, Progress, no_progress
 from app.explain.registry import METHODS
 from app.zoo import LoadedModel
 
-__all__ = ["check_class", "check_input", "check_target", "explain", "parse_params"]
+__all__ = [
+    "check_class",
+    "check_input",
+    "check_target",
+    "explain",
+    "package_explanation",
+    "parse_params",
+]
 
 
 def parse_params(
@@ -73,9 +80,24 @@ def explain(
     chosen = check_target(model, target, probs)
     started = time.perf_counter()
     result = explainer.attribute(model, batch, chosen, parsed, progress)
+    return package_explanation(model, method, batch, probs, chosen, parsed, result, started)
+
+
+def package_explanation(
+    model: LoadedModel,
+    method: str,
+    batch: torch.Tensor,
+    probs: torch.Tensor,
+    target: int,
+    params: MethodParams,
+    result: Attribution,
+    started: float,
+) -> Explanation:
+    """The Explanation of `result`, timed from `started` (perf_counter) to now."""
     if model.device.type == "cuda":
         torch.cuda.synchronize(model.device)
     seconds = time.perf_counter() - started
+    explainer = METHODS.get(method)
     attribution = result.map.detach().float().cpu().numpy()
     warnings = list(result.warnings)
     if not np.isfinite(attribution).all():
@@ -85,13 +107,13 @@ def explain(
     return Explanation(
         method=method,
         model=model.name,
-        target=chosen,
-        target_label=model.labels[chosen],
+        target=target,
+        target_label=model.labels[target],
         attribution=attribution.astype(np.float32),
         raw=raw,
         input=batch[0].cpu().numpy().astype(np.float32),
         probs=probs.float().cpu().numpy(),
-        params=parsed.model_dump(mode="json"),
+        params=params.model_dump(mode="json"),
         seconds=seconds,
         signed=explainer.signed,
         device=str(model.device),

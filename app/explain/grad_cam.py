@@ -5,6 +5,9 @@ once per forward pass: the model's default, else the last spatial convolution, o
 raw: (h, w) at the layer's resolution; map: (H, W) bilinear upsampling, >= 0.
 """
 
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import torch
@@ -17,13 +20,41 @@ from app.explain.base import Attribution, Method, MethodParams, Progress
 from app.explain.registry import register_method
 from app.zoo import LoadedModel
 
-__all__ = ["GradCam", "grad_cam"]
+__all__ = ["GradCam", "grad_cam", "remembered_cams"]
+
+
+_REMEMBERED: ContextVar[dict[Hashable, Any] | None] = ContextVar("grad_cams", default=None)
+
+
+@contextmanager
+def remembered_cams() -> Iterator[None]:
+    """Inside the block, each (model, pixels, target, layer) Grad-CAM is computed once (a panel
+    with Grad-CAM and guided Grad-CAM needs the same one twice)."""
+    token = _REMEMBERED.set({})
+    try:
+        yield
+    finally:
+        _REMEMBERED.reset(token)
 
 
 def grad_cam(
     model: LoadedModel, pixels: torch.Tensor, target: int, layer: str | None
 ) -> tuple[torch.Tensor, torch.Tensor, str]:
     """(coarse (h, w), upsampled (H, W), layer name)."""
+    remembered = _REMEMBERED.get()
+    key = (id(model), id(pixels), target, layer)
+    if remembered is not None and key in remembered:
+        cams: tuple[torch.Tensor, torch.Tensor, str] = remembered[key]
+        return cams
+    cams = _grad_cam(model, pixels, target, layer)
+    if remembered is not None:
+        remembered[key] = cams
+    return cams
+
+
+def _grad_cam(
+    model: LoadedModel, pixels: torch.Tensor, target: int, layer: str | None
+) -> tuple[torch.Tensor, torch.Tensor, str]:
     name, module = resolve_layer(model, layer)
     inputs = pixels.detach().clone().requires_grad_(True)
     with capture_outputs(module) as outputs:

@@ -56,7 +56,7 @@ class GradientShap(Method):
             chosen = references[picks[start:stop].to(pixels.device)]
             noisy = pixels + params.noise * noise[start:stop].to(pixels.device)
             alpha = alphas[start:stop].to(pixels.device).view(-1, 1, 1, 1)
-            grads = input_gradient(model.module, chosen + alpha * (noisy - chosen), target)
+            grads = input_gradient(model, chosen + alpha * (noisy - chosen), target)
             total += (grads * (noisy - chosen)).sum(dim=0)
             progress(stop, params.samples)
         raw = total / params.samples

@@ -9,25 +9,24 @@ from typing import Any
 
 import torch
 
-from app.explain._activation_rules import Rule, activation_rules
+from app.explain._activation_rules import Rule, RuleReport
 from app.explain._gradients import channel_max_abs
-from app.explain.base import Attribution, Method, MethodParams, Progress
+from app.explain.base import Attribution, GradientMethod, MethodParams
 from app.explain.registry import register_method
+from app.explain.shared_pass import GradientRequest, target_seed
 from app.zoo import LoadedModel
 
-__all__ = ["GuidedBackprop", "rule_gradient"]
+__all__ = ["GuidedBackprop", "rule_request", "rule_warnings"]
 
 
-def rule_gradient(
-    model: LoadedModel, pixels: torch.Tensor, target: int, rule: Rule
-) -> tuple[torch.Tensor, list[str]]:
-    """(3, H, W) gradient of logit[target] with `rule` applied at every ReLU-family call."""
-    inputs = pixels.detach().clone().requires_grad_(True)
-    with activation_rules(model.module, rule) as report:
-        logits = model.module(inputs)
-    (grad,) = torch.autograd.grad(logits[0, target], inputs)
+def rule_request(target: int, rule: Rule) -> GradientRequest:
+    """The gradient of logit[target] with `rule` at every ReLU-family call."""
+    return GradientRequest(rule, target_seed(target), ("logit", target))
+
+
+def rule_warnings(report: RuleReport | None, rule: Rule) -> list[str]:
     method = "guided backprop" if rule == "guided" else "deconvnet"
-    return grad[0], report.warnings(method)
+    return [] if report is None else report.warnings(method)
 
 
 class GuidedBackpropParams(MethodParams):
@@ -35,7 +34,7 @@ class GuidedBackpropParams(MethodParams):
 
 
 @register_method
-class GuidedBackprop(Method):
+class GuidedBackprop(GradientMethod):
     name = "guided_backprop"
     title = "Guided backprop"
     reference = "Springenberg et al., 2015"
@@ -43,9 +42,17 @@ class GuidedBackprop(Method):
     signed = False
     in_default_panel = True
 
-    def attribute(
-        self, model: LoadedModel, pixels: torch.Tensor, target: int, params: Any, progress: Progress
+    def gradient_request(self, model: LoadedModel, target: int, params: Any) -> GradientRequest:
+        return rule_request(target, "guided")
+
+    def from_gradient(
+        self,
+        model: LoadedModel,
+        pixels: torch.Tensor,
+        target: int,
+        params: Any,
+        gradient: torch.Tensor,
+        report: RuleReport | None,
     ) -> Attribution:
-        raw, warnings = rule_gradient(model, pixels, target, "guided")
-        progress(1, 1)
-        return Attribution(map=channel_max_abs(raw), raw=raw, warnings=warnings)
+        warnings = rule_warnings(report, "guided")
+        return Attribution(map=channel_max_abs(gradient), raw=gradient, warnings=warnings)

@@ -8,11 +8,13 @@ from typing import Any
 import torch
 from pydantic import Field
 
+from app.explain._activation_rules import RuleReport
 from app.explain._gradients import channel_max_abs
-from app.explain.base import Attribution, Method, MethodParams, Progress
+from app.explain.base import Attribution, GradientMethod, MethodParams
 from app.explain.grad_cam import grad_cam
-from app.explain.guided_backprop import rule_gradient
+from app.explain.guided_backprop import rule_request, rule_warnings
 from app.explain.registry import register_method
+from app.explain.shared_pass import GradientRequest
 from app.zoo import LoadedModel
 
 __all__ = ["GuidedGradCam"]
@@ -28,19 +30,27 @@ class GuidedGradCamParams(MethodParams):
 
 
 @register_method
-class GuidedGradCam(Method):
+class GuidedGradCam(GradientMethod):
     name = "guided_grad_cam"
     title = "Guided Grad-CAM"
     reference = "Selvaraju et al., 2017"
     Params = GuidedGradCamParams
     signed = False
 
-    def attribute(
-        self, model: LoadedModel, pixels: torch.Tensor, target: int, params: Any, progress: Progress
+    def gradient_request(self, model: LoadedModel, target: int, params: Any) -> GradientRequest:
+        return rule_request(target, "guided")
+
+    def from_gradient(
+        self,
+        model: LoadedModel,
+        pixels: torch.Tensor,
+        target: int,
+        params: Any,
+        gradient: torch.Tensor,
+        report: RuleReport | None,
     ) -> Attribution:
+        # Grad-CAM on the model itself: the gradient copy folds BatchNorm into the layers.
         _, cam, _ = grad_cam(model, pixels, target, params.layer)
-        progress(1, 2)
-        guided, warnings = rule_gradient(model, pixels, target, "guided")
-        progress(2, 2)
-        raw = guided * cam
+        raw = gradient * cam
+        warnings = rule_warnings(report, "guided")
         return Attribution(map=channel_max_abs(raw), raw=raw, warnings=warnings)

@@ -62,7 +62,7 @@ class IntegratedGradients(Method):
         for start in range(0, params.steps, params.batch_size):
             stop = min(start + params.batch_size, params.steps)
             points = baseline + alpha[start:stop].view(-1, 1, 1, 1) * delta
-            grads = input_gradient(model.module, points, target)
+            grads = input_gradient(model, points, target)
             total += (grads * weight[start:stop].view(-1, 1, 1, 1)).sum(dim=0)
             progress(stop, params.steps)
         raw = total * delta[0]

@@ -7,9 +7,11 @@ from typing import Any
 
 import torch
 
-from app.explain._gradients import channel_max_abs, input_gradient
-from app.explain.base import Attribution, Method, MethodParams, Progress
+from app.explain._activation_rules import RuleReport
+from app.explain._gradients import channel_max_abs
+from app.explain.base import Attribution, GradientMethod, MethodParams
 from app.explain.registry import register_method
+from app.explain.shared_pass import GradientRequest, target_seed
 from app.zoo import LoadedModel
 
 __all__ = ["Saliency"]
@@ -20,7 +22,7 @@ class SaliencyParams(MethodParams):
 
 
 @register_method
-class Saliency(Method):
+class Saliency(GradientMethod):
     name = "saliency"
     title = "Vanilla gradient"
     reference = "Simonyan, Vedaldi & Zisserman, 2014"
@@ -28,9 +30,16 @@ class Saliency(Method):
     signed = False
     in_default_panel = True
 
-    def attribute(
-        self, model: LoadedModel, pixels: torch.Tensor, target: int, params: Any, progress: Progress
+    def gradient_request(self, model: LoadedModel, target: int, params: Any) -> GradientRequest:
+        return GradientRequest("plain", target_seed(target), ("logit", target))
+
+    def from_gradient(
+        self,
+        model: LoadedModel,
+        pixels: torch.Tensor,
+        target: int,
+        params: Any,
+        gradient: torch.Tensor,
+        report: RuleReport | None,
     ) -> Attribution:
-        raw = input_gradient(model.module, pixels, target)[0]
-        progress(1, 1)
-        return Attribution(map=channel_max_abs(raw), raw=raw)
+        return Attribution(map=channel_max_abs(gradient), raw=gradient)

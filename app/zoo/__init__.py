@@ -71,6 +71,7 @@ def load_model(
         )
     if settings.fast_forward:
         loaded.enable_fast_forward()
+        loaded.prepare()  # incremental occlusion and the gradient copy, before any request
     return loaded
 
 

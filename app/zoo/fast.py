@@ -111,4 +111,4 @@ def onnx_runtime_session(model: bytes, spin: bool = True) -> Any:
 
 def onnx_runtime_forward(model: bytes) -> FastForward:
     """An ONNX Runtime CPU session over `model` (float32 or int8 QDQ), as a logits forward."""
-    return _OnnxRuntimeForward(onnx_runtime_session(model))
+    return _OnnxRuntimeForward(onnx_runtime_session(model, spin=False))

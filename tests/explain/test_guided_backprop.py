@@ -114,7 +114,11 @@ def test_default_model_differs_from_plain_gradient(default_model, chelsea) -> No
     guided = explain(default_model, chelsea, "guided_backprop", target=285)
     plain = explain(default_model, chelsea, "saliency", target=285)
     captum = GuidedBackprop(default_model.module).attribute(chelsea[None], target=285)[0]
-    np.testing.assert_allclose(captum.numpy(), plain.raw, rtol=1e-4, atol=1e-7)  # the trap
+    # The trap: Captum's "guided" map is the plain gradient (ours comes from the BatchNorm-folded
+    # copy, which differs where a ReLU6 input sits within rounding of 0 or 6: 0.2 % of values).
+    peak = np.abs(plain.raw).max()
+    np.testing.assert_allclose(captum.numpy(), plain.raw, atol=0.02 * peak)
+    assert np.corrcoef(captum.numpy().ravel(), plain.raw.ravel())[0, 1] > 0.9999
     assert guided.warnings == ()
     correlation = np.corrcoef(guided.raw.ravel(), plain.raw.ravel())[0, 1]
     assert correlation < 0.9
