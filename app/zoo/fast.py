@@ -35,6 +35,8 @@ largest |logit| when that is above 1 (seen on the default model: ~1e-5)."""
 
 FastForward = Callable[[torch.Tensor], torch.Tensor]
 
+_SPATIAL_AXES = {0: "batch", 2: "height", 3: "width"}
+
 
 class _OnnxRuntimeForward:
     def __init__(self, session: object) -> None:
@@ -58,7 +60,7 @@ def build_fast_forward(
         return None, "PyTorch (onnxruntime is not installed)"
     probe = torch.rand(2, 3, input_size, input_size, generator=torch.Generator().manual_seed(0))
     try:
-        forward = onnx_runtime_forward(export_onnx(module, input_size))
+        forward = onnx_runtime_forward(_export_any_size(module, input_size))
         with torch.no_grad():
             expected = module(probe)
         scale = max(1.0, float(expected.abs().max()))
@@ -71,10 +73,20 @@ def build_fast_forward(
     return forward, "ONNX Runtime"
 
 
-def export_onnx(module: nn.Module, input_size: int) -> bytes:
-    """`module` (pixels -> logits) as ONNX bytes with a dynamic batch axis; input "pixels"."""
+def _export_any_size(module: nn.Module, input_size: int) -> bytes:
+    """Height and width dynamic where the model allows it (benchmarks at other sizes), else
+    only the batch."""
+    try:
+        return export_onnx(module, input_size, spatial=True)
+    except Exception:  # e.g. a transformer's fixed number of patches
+        return export_onnx(module, input_size)
+
+
+def export_onnx(module: nn.Module, input_size: int, spatial: bool = False) -> bytes:
+    """`module` (pixels -> logits) as ONNX bytes with a dynamic batch axis (and height and width
+    with `spatial`, for convolutional models); input "pixels"."""
     probe = torch.rand(2, 3, input_size, input_size, generator=torch.Generator().manual_seed(0))
-    return export_module(module, probe, {0: "batch"})
+    return export_module(module, probe, _SPATIAL_AXES if spatial else {0: "batch"})
 
 
 def export_module(module: nn.Module, example: torch.Tensor, axes: dict[int, str]) -> bytes:

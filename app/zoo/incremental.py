@@ -185,9 +185,9 @@ def _reach(stage: nn.Module, inputs: torch.Tensor, stride: int) -> tuple[int, in
     return before + stride, after + stride
 
 
-def _onnx_stage(stage: nn.Module, example: torch.Tensor, spatial: bool) -> Stage:
-    """`stage` exported to ONNX Runtime with a dynamic batch (and height, width if spatial)."""
-    axes = {0: "batch", 2: "height", 3: "width"} if spatial else {0: "batch"}
+def _onnx_stage(stage: nn.Module, example: torch.Tensor) -> Stage:
+    """`stage` exported to ONNX Runtime with dynamic batch, height and width."""
+    axes = {0: "batch", 2: "height", 3: "width"}
     session = onnx_runtime_session(export_module(stage, example, axes), spin=False)
 
     def run(inputs: torch.Tensor) -> torch.Tensor:
@@ -230,10 +230,10 @@ def build_incremental_occlusion(
         last: Stage = stages[-1]
         if onnx and device.type == "cpu" and _has_onnxruntime():
             local = [
-                _LocalStage(_onnx_stage(module, x, spatial=True), s.stride, s.before, s.after)
+                _LocalStage(_onnx_stage(module, x), s.stride, s.before, s.after)
                 for module, s, x in zip(stages[:-1], local, inputs, strict=False)
             ]
-            last = _onnx_stage(stages[-1], inputs[-2], spatial=False)
+            last = _onnx_stage(stages[-1], inputs[-2])
             engine = "ONNX Runtime"
         incremental = IncrementalOcclusion(
             [_LocalStage(_on(device, s.run), s.stride, s.before, s.after) for s in local],
