@@ -38,6 +38,7 @@ check: test
 
 benchmark: setup
 	$(BIN)/python benchmarks/methods.py
+	$(BIN)/python benchmarks/speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,17 +1,19 @@
 """Issue 5's speed benchmark: Lantern's fast paths against Captum, same model, photo, target and
 settings, timed in the same run; prints markdown tables (docs/benchmarks.md).
 
-    python benchmarks/speed.py [--repeats 5] [--device auto|cpu|cuda] [--skip-scaling]
+    python benchmarks/speed.py [--repeats 5] [--device auto|cpu|cuda] [--parts ...]
 
 1. Per method at the issue's settings: occlusion (window 16, stride 8: incremental, full passes,
    drill-down), KernelSHAP (~40 superpixels, 500 samples, same seed), integrated gradients
    (50 steps; Captum's defaults), and the six one-pass gradient maps together.
 2. The default panel + FGSM at the UI's default parameters, end to end through the Python API
    (run_panel), against Captum's equivalents one after another.
-3. Scaling: occlusion time against the number of windows (stride 32, 16, 8, 4) and against the
-   image side (window 16, stride 16).
-Times are medians of --repeats runs after one warm-up (scaling: one run of Captum at strides 8
-and 4, which take minutes). "Agreement" compares the maps: max |difference| / peak and Pearson r.
+3. Scaling: occlusion time against the number of windows (window 32; stride 32, 16, 8, 4) and
+   against the image side (window 16, stride 16).
+Times are medians of --repeats runs after one warm-up, ours and Captum's taking turns round by
+round (scaling: no warm-up beyond the first rows, and one run where there are more than 700
+windows: Captum takes minutes there).
+"Agreement" compares the maps: max |difference| / peak and Pearson r.
 """
 
 import argparse
@@ -36,6 +38,7 @@ from captum.attr import (
     Saliency,
 )
 from captum.robust import FGSM
+from torch.nn import CrossEntropyLoss
 
 from app.explain import METHODS, explain
 from app.explain.base import no_progress
@@ -51,16 +54,29 @@ TARGET = 285  # Egyptian cat: the top-1 class of the photo
 SIX = ["saliency", "guided_backprop", "deconvnet", "grad_cam", "guided_grad_cam"]
 
 
-def timed(run: Callable[[], Any], repeats: int, cuda: bool) -> tuple[float, Any]:
-    result = run()  # warm-up; also the result compared
-    seconds = []
+def compare(
+    ours: Callable[[], Any], theirs: Callable[[], Any], repeats: int, cuda: bool
+) -> tuple[float, Any, float, Any]:
+    """(our median s, our result, their median s, their result), runs taking turns."""
+    seconds, results = interleaved({"ours": ours, "theirs": theirs}, repeats, cuda)
+    return seconds["ours"], results["ours"], seconds["theirs"], results["theirs"]
+
+
+def interleaved(
+    runs: dict[str, Callable[[], Any]], repeats: int, cuda: bool
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Median seconds and (warm-up) result of each run, the runs taking turns round by round,
+    so that this machine's drifts in speed (seen: 2× within minutes) hit all of them alike."""
+    results = {name: run() for name, run in runs.items()}  # warm-up; the results compared
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        if cuda:
-            torch.cuda.synchronize()
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds), result
+        for name, run in runs.items():
+            started = time.perf_counter()
+            run()
+            if cuda:
+                torch.cuda.synchronize()
+            seconds[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in seconds.items()}, results
 
 
 def agreement(ours: np.ndarray, theirs: np.ndarray) -> str:
@@ -140,7 +156,14 @@ class Reference:
                 )
             ),
             "fgsm": lambda: (
-                FGSM(module, lower_bound=0.0, upper_bound=1.0)
+                # Cross-entropy on the logits, as ours (Captum's default loss expects
+                # probabilities).
+                FGSM(
+                    module,
+                    loss_func=CrossEntropyLoss(reduction="none"),
+                    lower_bound=0,
+                    upper_bound=1,
+                )
                 .perturb(x, epsilon=8 / 255, target=label)[0]
                 .detach()
                 .cpu()
@@ -158,31 +181,34 @@ def table(rows: list[tuple[str, float, float, str, str]]) -> None:
     print(flush=True)
 
 
-def per_method(model: LoadedModel, pixels: torch.Tensor, repeats: int, cuda: bool) -> None:
+def perturbation(model: LoadedModel, pixels: torch.Tensor, repeats: int, cuda: bool) -> None:
     reference = Reference(model, pixels)
     rows = []
-    theirs_s, theirs = timed(lambda: reference.occlusion(16, 8), repeats, cuda)
+    runs: dict[str, Callable[[], Any]] = {"captum": lambda: reference.occlusion(16, 8)}
     for mode in ("incremental", "full", "drill_down"):
         params = {"window": 16, "stride": 8, "mode": mode}
-        ours_s, ours = timed(
-            lambda p=params: explain(model, pixels, "occlusion", TARGET, p), repeats, cuda
-        )
+        runs[mode] = lambda p=params: explain(model, pixels, "occlusion", TARGET, p)
+    seconds, results = interleaved(runs, repeats, cuda)
+    for mode in ("incremental", "full", "drill_down"):
+        ours = results[mode]
         windows = "729 windows" if mode != "drill_down" else "coarse 225 + 126 refined of 729"
         rows.append(
             (
                 f"occlusion w16 s8, {mode}",
-                ours_s,
-                theirs_s,
-                agreement(ours.attribution, theirs),
+                seconds[mode],
+                seconds["captum"],
+                agreement(ours.attribution, results["captum"]),
                 f"{windows}; {ours.engine}",
             )
         )
 
     kernel = {"superpixels": 60, "samples": 500, "seed": 0}
     segments = superpixels(pixels[None].to(model.device), 60, 10.0)
-    theirs_s, theirs = timed(lambda: reference.kernel_shap(segments, 500, 0), repeats, cuda)
-    ours_s, ours = timed(
-        lambda: explain(model, pixels, "kernel_shap", TARGET, kernel), repeats, cuda
+    ours_s, ours, theirs_s, theirs = compare(
+        lambda: explain(model, pixels, "kernel_shap", TARGET, kernel),
+        lambda: reference.kernel_shap(segments, 500, 0),
+        repeats,
+        cuda,
     )
     rows.append(
         (
@@ -194,10 +220,19 @@ def per_method(model: LoadedModel, pixels: torch.Tensor, repeats: int, cuda: boo
         )
     )
 
+    print("## Forward-only methods\n")
+    table(rows)
+
+
+def gradients(model: LoadedModel, pixels: torch.Tensor, repeats: int, cuda: bool) -> None:
+    reference = Reference(model, pixels)
+    rows = []
     integrated = {"steps": 50, "batch_size": 16}
-    theirs_s, theirs = timed(lambda: reference.integrated_gradients(50), repeats, cuda)
-    ours_s, ours = timed(
-        lambda: explain(model, pixels, "integrated_gradients", TARGET, integrated), repeats, cuda
+    ours_s, ours, theirs_s, theirs = compare(
+        lambda: explain(model, pixels, "integrated_gradients", TARGET, integrated),
+        lambda: reference.integrated_gradients(50),
+        repeats,
+        cuda,
     )
     rows.append(
         (
@@ -209,8 +244,9 @@ def per_method(model: LoadedModel, pixels: torch.Tensor, repeats: int, cuda: boo
         )
     )
 
-    theirs_s, theirs_maps = timed(reference.six, repeats, cuda)
-    ours_s, panel = timed(lambda: run_panel(model, pixels, SIX, ["fgsm"], TARGET), repeats, cuda)
+    ours_s, panel, theirs_s, theirs_maps = compare(
+        lambda: run_panel(model, pixels, SIX, ["fgsm"], TARGET), reference.six, repeats, cuda
+    )
     worst = min(
         np.corrcoef(panel.explanations[name].attribution.ravel(), theirs_maps[name].ravel())[0, 1]
         for name in ("saliency", "grad_cam")
@@ -227,7 +263,7 @@ def per_method(model: LoadedModel, pixels: torch.Tensor, repeats: int, cuda: boo
             " on ReLU6",
         )
     )
-    print("## Per method\n")
+    print("## Gradient methods\n")
     table(rows)
 
 
@@ -243,8 +279,9 @@ def default_panel(model: LoadedModel, pixels: torch.Tensor, repeats: int, cuda: 
         reference.six(("saliency", "guided_backprop", "grad_cam", "fgsm"))
         reference.kernel_shap(segments, kernel.samples, kernel.seed)
 
-    ours_s, panel = timed(lambda: run_panel(model, pixels, panel_methods, ["fgsm"]), repeats, cuda)
-    theirs_s, _ = timed(captum_panel, repeats, cuda)
+    ours_s, panel, theirs_s, _ = compare(
+        lambda: run_panel(model, pixels, panel_methods, ["fgsm"]), captum_panel, repeats, cuda
+    )
     each = ", ".join(f"{name} {panel.explanations[name].seconds:.2f} s" for name in panel_methods)
     print("## The default panel + FGSM, end to end (Python API)\n")
     table(
@@ -254,8 +291,7 @@ def default_panel(model: LoadedModel, pixels: torch.Tensor, repeats: int, cuda: 
                 ours_s,
                 theirs_s,
                 "see per method",
-                f"UI defaults; last run: {each}, FGSM {panel.attacks['fgsm'].seconds:.2f} s;"
-                " Captum also ran deconvnet and guided Grad-CAM (one-pass, ~0.2 s)",
+                f"UI defaults; first run: {each}, FGSM {panel.attacks['fgsm'].seconds:.2f} s",
             )
         ]
     )
@@ -264,52 +300,65 @@ def default_panel(model: LoadedModel, pixels: torch.Tensor, repeats: int, cuda: 
 def scaling(model: LoadedModel, pixels: torch.Tensor, repeats: int, cuda: bool) -> None:
     reference = Reference(model, pixels)
     occlusion = METHODS.get("occlusion")
-    print("## Scaling: occlusion, window 16\n")
+    print("## Scaling: occlusion\n")
     print(
-        "| stride or side | windows | incremental (s) | full passes (s) | Captum (s) |"
+        "| window, stride, side | windows | incremental (s) | full passes (s) | Captum (s) |"
         " Captum / incremental |"
     )
     print("|---|---:|---:|---:|---:|---:|")
 
-    def ours(x: torch.Tensor, stride: int, mode: str) -> float:
-        params = parse_params(
-            occlusion.Params, {"window": 16, "stride": stride, "mode": mode}, "occlusion"
-        )
-        return timed(
-            lambda: occlusion.attribute(model, x, TARGET, params, no_progress),
-            1 if stride <= 4 else repeats,
-            cuda,
-        )[0]
-
-    def row(label: str, x: torch.Tensor, stride: int) -> None:
-        side = x.shape[-1]
-        windows = len(window_positions(side, 16, stride)) ** 2
-        fast, full = ours(x, stride, "incremental"), ours(x, stride, "full")
-        captum_repeats = 1 if windows > 700 else repeats
+    def once(run: Callable[[], Any]) -> float:
         started = time.perf_counter()
-        for _ in range(captum_repeats):
-            reference.occlusion(16, stride, x)
-        theirs = (time.perf_counter() - started) / captum_repeats
+        run()
+        if cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter() - started
+
+    def row(x: torch.Tensor, window: int, stride: int) -> None:
+        side = x.shape[-1]
+        windows = len(window_positions(side, window, stride)) ** 2
+        runs = 1 if windows > 700 else repeats  # the long ones take minutes in Captum
+
+        def ours(mode: str) -> float:
+            values = {"window": window, "stride": stride, "mode": mode}
+            params = parse_params(occlusion.Params, values, "occlusion")
+            return statistics.median(
+                once(lambda: occlusion.attribute(model, x, TARGET, params, no_progress))
+                for _ in range(runs)
+            )
+
+        fast, full = ours("incremental"), ours("full")
+        theirs = statistics.median(
+            once(lambda: reference.occlusion(window, stride, x)) for _ in range(runs)
+        )
         print(
-            f"| {label} | {windows} | {fast:.2f} | {full:.2f} | {theirs:.2f} |"
-            f" {theirs / fast:.1f}× |",
+            f"| {window}, {stride}, {side} px | {windows} | {fast:.2f} | {full:.2f} |"
+            f" {theirs:.2f} | {theirs / fast:.1f}× |",
             flush=True,
         )
 
     x = pixels[None].to(model.device)
     for stride in (32, 16, 8, 4):
-        row(f"stride {stride} (224 px)", x, stride)
+        row(x, 32, stride)
     for side in (160, 320, 448):
         resized = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
-        row(f"side {side} px (stride 16)", resized.clamp(0, 1), 16)
+        row(resized.clamp(0, 1), 16, 16)
     print()
+
+
+PARTS = {
+    "perturbation": perturbation,
+    "gradients": gradients,
+    "panel": default_panel,
+    "scaling": scaling,
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--skip-scaling", action="store_true")
+    parser.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS))
     args = parser.parse_args()
     settings = Settings(device=args.device)
     started = time.perf_counter()
@@ -326,10 +375,8 @@ def main() -> None:
         f"engine {model.engine}, torch {torch.__version__}; photo chelsea, target {TARGET}; "
         f"median of {args.repeats} runs after a warm-up\n"
     )
-    per_method(model, pixels, args.repeats, cuda)
-    default_panel(model, pixels, args.repeats, cuda)
-    if not args.skip_scaling:
-        scaling(model, pixels, args.repeats, cuda)
+    for part in args.parts:
+        PARTS[part](model, pixels, args.repeats, cuda)
 
 
 if __name__ == "__main__":

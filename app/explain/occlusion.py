@@ -31,6 +31,7 @@ from app.zoo.incremental import IncrementalOcclusion
 __all__ = ["Occlusion", "window_positions"]
 
 Mode = Literal["incremental", "full", "drill_down"]
+_WORTH_PREPARING = 400  # windows
 
 
 def window_positions(size: int, window: int, stride: int) -> list[int]:
@@ -69,13 +70,17 @@ class _Windows:
         size: int,
         params: Any,
         target: int,
+        count: int,
     ) -> None:
         self.model, self.pixels, self.baseline, self.size = model, pixels, baseline, size
         self.params, self.target = params, target
         self.engine: IncrementalOcclusion | None = None
         self.note = model.engine
         if params.mode != "full":
-            self.engine, _ = model.incremental_occlusion()
+            # Preparing costs about 200 full passes (two exports, a check): worth it for a model
+            # kept in memory (load_model prepares it at start-up) or a long run, not for a
+            # short run on a throw-away copy (the sanity check's randomised models).
+            self.engine, _ = model.incremental_occlusion(prepare=count >= _WORTH_PREPARING)
             if self.engine is not None:
                 self.activations = self.engine.clean_activations(pixels)
                 self.note = f"{self.engine.engine}, incremental"
@@ -153,10 +158,10 @@ class Occlusion(Method):
             raise BadParameter(f"window {params.window} is larger than the {height}×{width} input")
         size = params.window
         baseline = make_baseline(pixels, params.baseline, model)
-        windows = _Windows(model, pixels, baseline, size, params, target)
         rows = window_positions(height, size, params.stride)
         cols = window_positions(width, size, params.stride)
         boxes = [(top, left) for top in rows for left in cols]
+        windows = _Windows(model, pixels, baseline, size, params, target, len(boxes))
         reference = model.forward_logits(pixels)[0, target].float()
         if params.mode == "drill_down":
             drops = _drill_down(windows, rows, cols, reference, params.refine, progress)

@@ -97,9 +97,14 @@ class LoadedModel:
         )
         return self.engine
 
-    def incremental_occlusion(self) -> tuple[IncrementalOcclusion | None, str]:
+    def incremental_occlusion(
+        self, prepare: bool = True
+    ) -> tuple[IncrementalOcclusion | None, str]:
         """The incremental occlusion engine (app/zoo/incremental.py), prepared on first use
-        (on ONNX Runtime when the fast path is on), or None and why it is not available."""
+        (on ONNX Runtime when the fast path is on) unless `prepare` is False, or None and why
+        it is not available."""
+        if not prepare and "incremental" not in self._prepared:
+            return None, "not prepared"
         if self.spec.stages is None:
             return None, f"{self.name} declares no stages for incremental occlusion"
         if not self.forward_is_module:

@@ -39,6 +39,7 @@ def test_incremental_equals_full_and_captum(onnx, window, stride) -> None:
     model = staged()
     if onnx:
         model.enable_fast_forward()
+    model.prepare()  # as load_model does; unprepared, a short run would use full passes
     before = fingerprint(model.module)
     fast = occlusion(model, "incremental", window, stride, batch_size=5)
     full = occlusion(model, "full", window, stride)
@@ -47,6 +48,14 @@ def test_incremental_equals_full_and_captum(onnx, window, stride) -> None:
     np.testing.assert_allclose(fast.attribution, full.attribution, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(fast.attribution, captum(model, window, stride), atol=1e-4)
     assert_unchanged(before, fingerprint(model.module))
+
+
+def test_an_unprepared_model_prepares_only_for_long_runs() -> None:
+    model = staged()
+    assert occlusion(model, "incremental", 8, 4).engine == "PyTorch"  # 49 windows
+    assert model.incremental_occlusion(prepare=False) == (None, "not prepared")
+    assert occlusion(model, "incremental", 2, 1).engine == "PyTorch, incremental"  # 961
+    assert model.incremental_occlusion(prepare=False)[0] is not None
 
 
 def test_measured_reach_and_stride() -> None:
