@@ -3,9 +3,9 @@
 Saliency, guided backprop, deconvnet, the guided part of guided Grad-CAM and FGSM each need one
 gradient of the same image: d (seed · logits) / d pixels with a backward rule at every
 ReLU-family call. A shared pass stacks one copy of the image per distinct (rule, seed), runs the
-model's gradient copy once (LoadedModel.gradient_module), gives each row its own rule
-(_activation_rules) and its own seed, and returns every row's gradient. Each method computes its
-own gradient the same way (one row), so a panel's maps equal the separate calls.
+model's gradient copy (LoadedModel.gradient_module) once for the plain rows and once for the rows
+with a rule (each row its own rule, _activation_rules), each row with its own seed. Each method
+computes its own gradient the same way (one row), so a panel's maps equal the separate calls.
 """
 
 from collections.abc import Callable, Hashable, Sequence
@@ -43,20 +43,30 @@ def target_seed(target: int) -> Seed:
 def input_gradients(
     model: LoadedModel, pixels: torch.Tensor, requests: Sequence[GradientRequest]
 ) -> tuple[list[torch.Tensor], RuleReport | None]:
-    """Each request's (3, H, W) gradient for (1, 3, H, W) pixels, from one batched pass; and
-    what the rules met (None when every row is plain)."""
+    """Each request's (3, H, W) gradient for (1, 3, H, W) pixels, and what the rules met (None
+    when no row has one). Plain rows share one batched pass with PyTorch's own backward; rows
+    with a rule share another (the rules' Python backward costs about 60 % more per row)."""
     keys = list(dict.fromkeys((request.rule, request.key) for request in requests))
-    rows = {key: index for index, key in enumerate(keys)}
     first = {(r.rule, r.key): r for r in reversed(requests)}
-    module = model.gradient_module
-    inputs = model.gradient_inputs(pixels.detach().expand(len(keys), -1, -1, -1))
-    rules: list[RowRule] = [rule for rule, _ in keys]
+    gradients: dict[tuple[str, Hashable], torch.Tensor] = {}
     report = None
-    if all(rule == "plain" for rule in rules):
-        logits = module(inputs)
-    else:
-        with activation_rules(module, rules) as report:
+    plain = [key for key in keys if key[0] == "plain"]
+    ruled = [key for key in keys if key[0] != "plain"]
+    for group in (plain, ruled):
+        if not group:
+            continue
+        module = model.gradient_module
+        inputs = model.gradient_inputs(pixels.detach().expand(len(group), -1, -1, -1))
+        if group is plain:
             logits = module(inputs)
-    seeds = torch.stack([first[key].seed(logits[index].detach()) for index, key in enumerate(keys)])
-    (grads,) = torch.autograd.grad(logits, inputs, grad_outputs=seeds.to(logits))
-    return [grads[rows[(request.rule, request.key)]].contiguous() for request in requests], report
+        else:
+            rules: list[RowRule] = [rule for rule, _ in group]
+            with activation_rules(module, rules) as report:
+                logits = module(inputs)
+        seeds = torch.stack(
+            [first[key].seed(logits[row].detach()) for row, key in enumerate(group)]
+        )
+        (grads,) = torch.autograd.grad(logits, inputs, grad_outputs=seeds.to(logits))
+        for row, key in enumerate(group):
+            gradients[key] = grads[row].contiguous()
+    return [gradients[(request.rule, request.key)] for request in requests], report
