@@ -5,7 +5,7 @@ input was in the activation's linear range (ReLU and ReLU6 alike; see _activatio
 raw: (3, H, W); map: (H, W) max over channels of |raw|, >= 0.
 """
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -16,34 +16,17 @@ from app.explain.registry import register_method
 from app.explain.shared_pass import GradientRequest, target_seed
 from app.zoo import LoadedModel
 
-__all__ = ["GuidedBackprop", "rule_request", "rule_warnings"]
+__all__ = ["GuidedBackprop", "RuleGradientMethod"]
 
 
-def rule_request(target: int, rule: Rule) -> GradientRequest:
-    """The gradient of logit[target] with `rule` at every ReLU-family call."""
-    return GradientRequest(rule, target_seed(target), ("logit", target))
+class RuleGradientMethod(GradientMethod):
+    """The gradient of logit[target] with `rule` at every ReLU-family call; map: max over
+    channels of |raw|. Guided backprop and deconvnet; guided Grad-CAM builds on it."""
 
-
-def rule_warnings(report: RuleReport | None, rule: Rule) -> list[str]:
-    method = "guided backprop" if rule == "guided" else "deconvnet"
-    return [] if report is None else report.warnings(method)
-
-
-class GuidedBackpropParams(MethodParams):
-    pass
-
-
-@register_method
-class GuidedBackprop(GradientMethod):
-    name = "guided_backprop"
-    title = "Guided backprop"
-    reference = "Springenberg et al., 2015"
-    Params = GuidedBackpropParams
-    signed = False
-    in_default_panel = True
+    rule: ClassVar[Rule]
 
     def gradient_request(self, model: LoadedModel, target: int, params: Any) -> GradientRequest:
-        return rule_request(target, "guided")
+        return GradientRequest(self.rule, target_seed(target), ("logit", target))
 
     def from_gradient(
         self,
@@ -54,5 +37,25 @@ class GuidedBackprop(GradientMethod):
         gradient: torch.Tensor,
         report: RuleReport | None,
     ) -> Attribution:
-        warnings = rule_warnings(report, "guided")
-        return Attribution(map=channel_max_abs(gradient), raw=gradient, warnings=warnings)
+        return Attribution(
+            map=channel_max_abs(gradient), raw=gradient, warnings=self.rule_warnings(report)
+        )
+
+    def rule_warnings(self, report: RuleReport | None) -> list[str]:
+        method = "guided backprop" if self.rule == "guided" else "deconvnet"
+        return [] if report is None else report.warnings(method)
+
+
+class GuidedBackpropParams(MethodParams):
+    pass
+
+
+@register_method
+class GuidedBackprop(RuleGradientMethod):
+    name = "guided_backprop"
+    title = "Guided backprop"
+    reference = "Springenberg et al., 2015"
+    Params = GuidedBackpropParams
+    signed = False
+    in_default_panel = True
+    rule = "guided"

@@ -10,11 +10,10 @@ from pydantic import Field
 
 from app.explain._activation_rules import RuleReport
 from app.explain._gradients import channel_max_abs
-from app.explain.base import Attribution, GradientMethod, MethodParams
+from app.explain.base import Attribution, MethodParams
 from app.explain.grad_cam import grad_cam
-from app.explain.guided_backprop import rule_request, rule_warnings
+from app.explain.guided_backprop import RuleGradientMethod
 from app.explain.registry import register_method
-from app.explain.shared_pass import GradientRequest
 from app.zoo import LoadedModel
 
 __all__ = ["GuidedGradCam"]
@@ -30,15 +29,13 @@ class GuidedGradCamParams(MethodParams):
 
 
 @register_method
-class GuidedGradCam(GradientMethod):
+class GuidedGradCam(RuleGradientMethod):
     name = "guided_grad_cam"
     title = "Guided Grad-CAM"
     reference = "Selvaraju et al., 2017"
     Params = GuidedGradCamParams
     signed = False
-
-    def gradient_request(self, model: LoadedModel, target: int, params: Any) -> GradientRequest:
-        return rule_request(target, "guided")
+    rule = "guided"
 
     def from_gradient(
         self,
@@ -52,5 +49,4 @@ class GuidedGradCam(GradientMethod):
         # Grad-CAM on the model itself: the gradient copy folds BatchNorm into the layers.
         _, cam, _ = grad_cam(model, pixels, target, params.layer)
         raw = gradient * cam
-        warnings = rule_warnings(report, "guided")
-        return Attribution(map=channel_max_abs(raw), raw=raw, warnings=warnings)
+        return Attribution(map=channel_max_abs(raw), raw=raw, warnings=self.rule_warnings(report))
