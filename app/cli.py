@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from pydantic import ValidationError
 
 from app.attacks import ATTACKS, attack
@@ -23,6 +24,7 @@ from app.explain import METHODS, explain
 from app.explain.exact_shapley import LECTURE_GAME, LECTURE_PLAYERS, shapley_values
 from app.imaging import amplify, pixels_to_image, read_image, render_overlay, sample_image
 from app.imaging.overlay import scale_map
+from app.panel import run_panel
 from app.registry import Registry
 from app.settings import Settings, get_settings
 from app.shapes.cli import add_shapes_parser, run_shapes
@@ -83,6 +85,20 @@ def _build_parser() -> argparse.ArgumentParser:
     add_common(explain)
     explain.add_argument("--method", required=True, choices=METHODS.names())
     explain.add_argument("--out", type=Path, help="write the result as .npz")
+
+    panel = commands.add_parser(
+        "panel", help="several methods (and attacks) on one image, sharing the gradient pass"
+    )
+    add_common(panel, png="")
+    panel.add_argument(
+        "--methods",
+        nargs="+",
+        choices=METHODS.names(),
+        default=[method.name for method in METHODS if method.in_default_panel],
+        help="default: the dashboard's default panel",
+    )
+    panel.add_argument("--attacks", nargs="*", choices=ATTACKS.names(), default=[])
+    panel.add_argument("--png-dir", type=Path, help="write each map (and attack) as NAME.png here")
 
     attack = commands.add_parser("attack", help="perturb the image to change the prediction")
     add_common(attack)
@@ -207,6 +223,65 @@ def _explain(args: argparse.Namespace) -> None:
     for path in (args.out, args.png):
         if path:
             print(f"wrote {path}")
+
+
+def _panel_params(pairs: list[tuple[str, str]]) -> dict[str, dict[str, str]]:
+    """METHOD.KEY=VALUE pairs -> {method: {key: value}}."""
+    params: dict[str, dict[str, str]] = {}
+    for key, value in pairs:
+        method, dot, name = key.partition(".")
+        if not dot or not name:
+            raise BadParameter(
+                f"panel parameters are METHOD.KEY=VALUE (e.g. occlusion.window=16), not {key}"
+            )
+        params.setdefault(method, {})[name] = value
+    return params
+
+
+def _panel(args: argparse.Namespace) -> None:
+    model, pixels = _load(args)
+    params = _panel_params(args.param)
+    unknown = set(params) - set(args.methods) - set(args.attacks)
+    if unknown:
+        raise BadParameter(
+            f"parameters for {', '.join(sorted(unknown))}, which this panel does not run"
+        )
+    result = run_panel(
+        model, pixels, args.methods, args.attacks, _target(model, args.target), params
+    )
+    pictures: dict[str, Image.Image] = {
+        name: render_overlay(item.input, item.attribution, signed=item.signed)
+        for name, item in result.explanations.items()
+    }
+    pictures |= {name: pixels_to_image(item.adversarial) for name, item in result.attacks.items()}
+    written: list[Path] = []
+    if args.png_dir:
+        _write(args.png_dir, lambda path: path.mkdir(parents=True, exist_ok=True))
+        for name, picture in pictures.items():
+            path = args.png_dir / f"{name}.png"
+            _write(path, picture.save)
+            written.append(path)
+    first = next(iter(result.explanations.values()), None)
+    print(
+        f"{model.name} · {len(result.explanations)} maps, {len(result.attacks)} attacks"
+        f" · {result.seconds:.2f} s"
+    )
+    if first is not None:
+        print(
+            f"explaining class {first.target} ({first.target_label}),"
+            f" p = {first.probs[first.target]:.3f}"
+        )
+    shared = ", ".join(result.shared) or "none"
+    print(f"one shared gradient pass: {shared}")
+    for name, explanation in result.explanations.items():
+        print(f"  {name:<22} {explanation.seconds:6.2f} s  {explanation.engine}")
+        for warning in explanation.warnings:
+            print(f"    warning: {warning}")
+    for name, attacked in result.attacks.items():
+        after = attacked.label_after
+        print(f"  {name:<22} {attacked.seconds:6.2f} s  -> {after} {model.labels[after]}")
+    for path in written:
+        print(f"wrote {path}")
 
 
 def _attack(args: argparse.Namespace) -> None:
@@ -341,6 +416,7 @@ _COMMANDS = {
     "compress": lambda args: run_compress(args, _settings(args)),
     "explain": _explain,
     "attack": _attack,
+    "panel": _panel,
     "sanity": _sanity,
     "faithfulness": _faithfulness,
     "models": _models,

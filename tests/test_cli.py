@@ -126,6 +126,19 @@ def test_attack_writes_npz(tmp_path, capsys) -> None:
     assert Image.open(png).size == (672, 224)
 
 
+def test_panel_shares_the_gradient_pass_and_writes_pictures(tmp_path, capsys) -> None:
+    argv = ["panel", "sample:chelsea", "--methods", "saliency", "guided_backprop", "grad_cam"]
+    argv += ["occlusion", "--attacks", "fgsm", "--param", "occlusion.window=112"]
+    argv += ["--param", "occlusion.stride=56", "--png-dir", str(tmp_path / "maps")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "class 285 (Egyptian cat)" in out
+    assert "one shared gradient pass: saliency, guided_backprop, fgsm" in out
+    assert "ONNX Runtime" in out
+    for name in ("saliency", "guided_backprop", "grad_cam", "occlusion", "fgsm"):
+        assert Image.open(tmp_path / "maps" / f"{name}.png").size == (224, 224)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -160,6 +173,13 @@ def test_attack_writes_npz(tmp_path, capsys) -> None:
             ["explain", "sample:chelsea", "--method", "saliency", "--weights", "{text}"],
             "not a readable",
         ),
+        (["panel", "sample:chelsea", "--param", "window=16"], "METHOD.KEY=VALUE"),
+        (
+            ["panel", "sample:chelsea", "--methods", "saliency", "--param", "occlusion.window=16"],
+            "does not run",
+        ),
+        (["panel", "sample:chelsea", "--param", "occlusion.window=0"], "window"),
+        (["panel", "{text}"], "not an image"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys) -> None:
