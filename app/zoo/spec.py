@@ -95,6 +95,7 @@ class LoadedModel:
         self.fast_forward, self.engine = build_fast_forward(
             self.module, self.input_size, self.device
         )
+        self._prepared.pop("incremental", None)  # its engine follows the fast path's
         return self.engine
 
     def incremental_occlusion(
