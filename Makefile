@@ -39,6 +39,7 @@ check: test
 benchmark: setup
 	$(BIN)/python benchmarks/methods.py
 	$(BIN)/python benchmarks/speed.py
+	$(BIN)/python benchmarks/engines.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
