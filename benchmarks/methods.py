@@ -65,7 +65,7 @@ def captum_equivalents(
             strides=(3, stride, stride),
             baselines=mean.expand_as(x),
             target=TARGET,
-            perturbations_per_eval=occlusion.batch_size,
+            perturbations_per_eval=occlusion.batch_size or model.forward_batch,
         )
         return out[0, 0].cpu().numpy()
 
@@ -82,7 +82,7 @@ def captum_equivalents(
             target=TARGET,
             feature_mask=segments[None, None],
             n_samples=kernel.samples,
-            perturbations_per_eval=kernel.batch_size,
+            perturbations_per_eval=kernel.batch_size or model.forward_batch,
         )
         return out[0, 0].cpu().numpy()
 

@@ -75,7 +75,9 @@ class KernelShapParams(MethodParams):
     samples: int = Field(200, ge=3, le=100_000, description="Coalitions evaluated")
     baseline: Baseline = Field("mean", description="What a missing superpixel is filled with")
     seed: int = Field(0, ge=0, description="Random seed (same seed, same map)")
-    batch_size: int = Field(16, ge=1, le=1024, description="Images per forward pass")
+    batch_size: int | None = Field(
+        None, ge=1, le=1024, description="Images per forward pass (empty: the device's)"
+    )
 
 
 @register_method
@@ -106,7 +108,12 @@ class KernelShap(Method):
             return baseline + keep * (pixels - baseline)
 
         scores = batched_scores(
-            model.forward_logits, len(distinct), masked, target, params.batch_size, progress
+            model.forward_logits,
+            len(distinct),
+            masked,
+            target,
+            params.batch_size or model.forward_batch,
+            progress,
         )[repeat]
         values = solve_kernel_shap(coalitions, scores).float()
         warnings = []

@@ -42,7 +42,9 @@ class OcclusionParams(MethodParams):
     window: int = Field(32, ge=1, le=1024, description="Side of the square patch, in pixels")
     stride: int = Field(16, ge=1, le=1024, description="Step between patches, in pixels")
     baseline: Baseline = Field("mean", description="What the patch is filled with")
-    batch_size: int = Field(16, ge=1, le=1024, description="Occluded images per forward pass")
+    batch_size: int | None = Field(
+        None, ge=1, le=1024, description="Occluded images per forward pass (empty: the device's)"
+    )
     mode: Mode = Field(
         "incremental",
         description="incremental: same map as full, recomputing only what each patch changes;"
@@ -87,7 +89,7 @@ class _Windows:
 
     def scores(self, boxes: list[tuple[int, int]], progress: Progress) -> torch.Tensor:
         """logit[target] of the image occluded at each (top, left)."""
-        batch_size = self.params.batch_size
+        batch_size = self.params.batch_size or self.model.forward_batch
         if self.engine is None:
             return batched_scores(
                 self.model.forward_logits,

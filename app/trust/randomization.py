@@ -133,6 +133,7 @@ def randomization_test(
         broken = LoadedModel.from_network(
             model.spec, network, device=model.device, labels=model.labels, weights="randomised"
         )
+        broken.forward_batch = model.forward_batch
         if fast:  # the randomised copy gets the model's fast path too (one export, ~1 s)
             broken.enable_fast_forward()
 

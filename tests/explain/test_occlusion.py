@@ -75,3 +75,26 @@ def test_window_positions_cover_the_border() -> None:
     assert window_positions(10, 4, 3) == [0, 3, 6]  # the last window ends at the border
     assert window_positions(10, 4, 4) == [0, 4, 8]  # the last window is clipped to 2 pixels
     assert window_positions(8, 8, 8) == [0]
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [("occlusion", {"window": 8, "stride": 8, "mode": "full"}), ("kernel_shap", {"samples": 23})],
+)
+def test_an_empty_batch_size_takes_the_devices(tiny, pixels, method, params) -> None:
+    """batch_size left empty: forward passes of model.forward_batch images (tuned on CUDA)."""
+    sizes = []
+    forward = tiny.forward_logits
+
+    def spy(batch: torch.Tensor) -> torch.Tensor:
+        sizes.append(len(batch))
+        return forward(batch)
+
+    tiny.forward_batch = 5
+    tiny.forward_logits = spy
+    result = explain(tiny, pixels, method, target=3, params=params | {"batch_size": None})
+    assert result.params["batch_size"] is None
+    assert max(sizes) == 5 and sum(sizes) >= 16
+    sizes.clear()
+    explain(tiny, pixels, method, target=3, params=params | {"batch_size": 3})
+    assert max(sizes) == 3

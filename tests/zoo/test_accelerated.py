@@ -5,8 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from app.zoo import fast
-from app.zoo.accelerated import build_accelerated_forward
+from app.settings import Settings
+from app.zoo import fast, load_model
+from app.zoo.accelerated import build_accelerated_forward, tune_batch
+from app.zoo.spec import CUDA_BATCHES
 from tests.models import TinyNet, assert_unchanged, fingerprint, loaded
 
 CPU = torch.device("cpu")
@@ -99,8 +101,45 @@ def test_cuda_graphs_equal_eager() -> None:
     model = loaded(TinyNet()).module.to(cuda)
     forward, engine = build_accelerated_forward(model, 32, cuda, (torch.float32,))
     assert forward is not None and engine.endswith("CUDA graphs")
-    for count in (5, 3, 5):  # a new shape is captured, a known one replayed
+    for count in (5, 3, 8, 5):  # padded to 8 and 4: captured once, then replayed
         x = batch(count).to(cuda)
         with torch.no_grad():
             expected = model(x)
         torch.testing.assert_close(forward(x), expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_default_model_on_cuda_tunes_its_batch(chelsea) -> None:
+    model = load_model("efficientnet-lite0", Settings(device="cuda"))
+    assert model.forward_batch in CUDA_BATCHES and "batches of" in model.engine
+    with torch.no_grad():
+        expected = model.module(chelsea[None].cuda())
+    scale = max(1.0, float(expected.abs().max()))
+    assert float((model.forward_logits(chelsea[None]) - expected).abs().max()) <= 1e-3 * scale
+
+
+def test_tune_batch_picks_the_fastest_size_per_image() -> None:
+    model = loaded(TinyNet())
+    seen = []
+
+    def forward(pixels: torch.Tensor) -> torch.Tensor:
+        seen.append(len(pixels))
+        with torch.no_grad():
+            return model.module(pixels)
+
+    best, timings = tune_batch(forward, 32, CPU, (2, 4, 8))
+    assert sorted(timings) == [2, 4, 8] and best == min(timings, key=timings.__getitem__)
+    assert all(seconds > 0 for seconds in timings.values())
+    assert seen == [2, 2, 2, 4, 4, 4, 8, 8, 8]  # one warm-up and two timed runs each
+
+
+def test_tune_batch_stops_where_memory_runs_out() -> None:
+    def forward(pixels: torch.Tensor) -> torch.Tensor:
+        if len(pixels) > 4:
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        return pixels.mean(dim=(1, 2, 3))
+
+    best, timings = tune_batch(forward, 8, CPU, (2, 4, 8, 16))
+    assert sorted(timings) == [2, 4] and best in (2, 4)
+    with pytest.raises(ValueError, match="no batch size"):
+        tune_batch(forward, 8, CPU, (8, 16))
