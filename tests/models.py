@@ -178,3 +178,38 @@ def assert_unchanged(before: dict[str, Any], after: dict[str, Any]) -> None:
                 assert torch.equal(tensor, after[key][name]), f"{name} changed"
         else:
             assert before[key] == after[key], f"{key} changed"
+
+
+class NormNet(nn.Module):
+    def __init__(self, skip: bool = False) -> None:
+        super().__init__()
+        self.skip = skip
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.fc = nn.Linear(8, CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu6(self.bn1(self.conv1(x)))
+        y = self.conv2(x)
+        x = self.bn2(y) + (y if self.skip else 0.0)  # with skip, conv2's output is used twice
+        return self.fc(torch.relu(x).mean(dim=(2, 3)))
+
+
+def normed(skip: bool = False, grad_cam_layer: str | None = "head") -> LoadedModel:
+    """A NormNet in a LoadedModel, with BatchNorm statistics that make folding matter."""
+    model = loaded(NormNet(skip), grad_cam_layer)  # loaded() resets parameters and statistics
+    with torch.no_grad():
+        with_statistics(model.network)
+    return model
+
+
+def with_statistics(network: nn.Module) -> nn.Module:
+    generator = torch.Generator().manual_seed(5)
+    for module in network.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_mean.copy_(torch.randn(module.num_features, generator=generator))
+            module.running_var.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
+            module.weight.data.copy_(torch.randn(module.num_features, generator=generator))
+    return network

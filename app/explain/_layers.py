@@ -11,6 +11,7 @@ from app.errors import BadParameter
 from app.zoo import LoadedModel
 
 __all__ = [
+    "capture_leaves",
     "capture_outputs",
     "last_spatial_conv",
     "probe_outputs",
@@ -33,6 +34,28 @@ def capture_outputs(module: nn.Module) -> Iterator[list[torch.Tensor]]:
             outputs.append(output)
 
     handle = module.register_forward_hook(record)
+    try:
+        yield outputs
+    finally:
+        handle.remove()
+
+
+@contextmanager
+def capture_leaves(module: nn.Module) -> Iterator[list[torch.Tensor]]:
+    """Like capture_outputs, but each output of this thread's calls is replaced by a detached
+    copy that requires grad: the layers before it record no backward graph (Grad-CAM needs the
+    gradient at the layer only), the layers after it differentiate from it."""
+    outputs: list[torch.Tensor] = []
+    owner = threading.get_ident()
+
+    def replace(_module: nn.Module, _inputs: object, output: object) -> object:
+        if threading.get_ident() != owner or not isinstance(output, torch.Tensor):
+            return None  # keep the output (another job's call, or not one tensor)
+        leaf = output.detach().requires_grad_(True)
+        outputs.append(leaf)
+        return leaf
+
+    handle = module.register_forward_hook(replace)
     try:
         yield outputs
     finally:

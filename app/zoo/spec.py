@@ -14,7 +14,7 @@ from app.settings import Settings
 from app.zoo.accelerated import tune_batch
 from app.zoo.fast import FastForward, build_fast_forward
 from app.zoo.incremental import IncrementalOcclusion, build_incremental_occlusion
-from app.zoo.twin import build_gradient_twin
+from app.zoo.twin import GradientTwin, build_gradient_twin
 
 __all__ = ["LoadedModel", "ModelSpec", "PixelClassifier"]
 
@@ -138,13 +138,26 @@ class LoadedModel:
         """What input-gradient methods differentiate: a BatchNorm-folded, channels-last copy of
         `module` (app/zoo/twin.py; same logits and gradients within fast.TOLERANCE), prepared
         on first use, or `module` itself (compressed variants, models with nothing to fold)."""
+        return self._gradient_twin().module
+
+    def layer_module(self, layer: str) -> nn.Module:
+        """What a layer method (Grad-CAM) watching `layer` of `network` should run: the
+        gradient copy when that layer's output is the model's there (not folded), else
+        `module`. Both have the same submodule names."""
+        twin = self._gradient_twin()
+        return self.module if f"network.{layer}" in twin.folded else twin.module
+
+    def _gradient_twin(self) -> GradientTwin:
         if not self.forward_is_module:
-            return self.module
+            return GradientTwin(self.module, "a variant differentiates its own module")
 
-        def build() -> tuple[nn.Module, str]:
-            return build_gradient_twin(self.module, self.input_size, self.device)
+        def build() -> GradientTwin:
+            keep = () if self.spec.grad_cam_layer is None else (self.spec.grad_cam_layer,)
+            return build_gradient_twin(
+                self.module, self.input_size, self.device, keep=[f"network.{k}" for k in keep]
+            )
 
-        twin: nn.Module = self._prepare("gradient", build)[0]
+        twin: GradientTwin = self._prepare("gradient", build)
         return twin
 
     def gradient_inputs(self, pixels: torch.Tensor) -> torch.Tensor:

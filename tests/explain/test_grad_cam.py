@@ -8,7 +8,7 @@ from app.errors import BadParameter
 from app.explain import explain
 from app.explain._layers import last_spatial_conv
 from app.imaging import sample_image
-from tests.models import TinyNet, loaded
+from tests.models import TinyNet, loaded, normed
 
 
 def captum_grad_cam(model, pixels, target, layer_name):
@@ -107,3 +107,25 @@ def test_zero_map_is_reported(tiny, pixels) -> None:
         tiny.network.fc.weight.zero_()
     result = explain(tiny, pixels, "grad_cam", target=0)
     assert any("zero everywhere" in warning for warning in result.warnings)
+
+
+def test_on_the_gradient_copy_and_on_the_model_it_matches_captum() -> None:
+    """Grad-CAM runs on the BatchNorm-folded copy at a layer the copy kept apart (the model's
+    default) and on the model at a folded one; both equal Captum's on the model. Only the
+    layers from the watched one on record a backward graph."""
+    model = normed(grad_cam_layer="conv2")
+    x = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(6))
+    copy = model.gradient_module
+    assert model.layer_module("conv2") is copy is not model.module
+    assert model.layer_module("conv1") is model.module
+    tracked = []
+    hook = copy.network.conv1.register_forward_hook(lambda m, i, o: tracked.append(o.requires_grad))
+    try:
+        for layer in ("conv2", "conv1"):
+            ours = explain(model, x, "grad_cam", target=2, params={"layer": layer})
+            coarse, fine = captum_grad_cam(model, x, 2, layer)
+            np.testing.assert_allclose(ours.raw, coarse, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(ours.attribution, fine, rtol=1e-5, atol=1e-6)
+    finally:
+        hook.remove()
+    assert tracked and not any(tracked)  # conv1 ran on the copy for conv2's CAM, without a graph

@@ -5,45 +5,15 @@ import dataclasses
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from tests.models import CLASSES, TinyNet, assert_unchanged, fingerprint, loaded
-
-
-class NormNet(nn.Module):
-    def __init__(self, skip: bool = False) -> None:
-        super().__init__()
-        self.skip = skip
-        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(8)
-        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, groups=8)
-        self.bn2 = nn.BatchNorm2d(8)
-        self.fc = nn.Linear(8, CLASSES)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu6(self.bn1(self.conv1(x)))
-        y = self.conv2(x)
-        x = self.bn2(y) + (y if self.skip else 0.0)  # with skip, conv2's output is used twice
-        return self.fc(torch.relu(x).mean(dim=(2, 3)))
-
-
-def normed(skip: bool = False):
-    """A NormNet in a LoadedModel, with BatchNorm statistics that make folding matter."""
-    model = loaded(NormNet(skip))  # loaded() resets parameters and statistics
-    with torch.no_grad():
-        with_statistics(model.network)
-    return model
-
-
-def with_statistics(network: nn.Module) -> nn.Module:
-    generator = torch.Generator().manual_seed(5)
-    for module in network.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.running_mean.copy_(torch.randn(module.num_features, generator=generator))
-            module.running_var.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
-            module.weight.data.copy_(torch.randn(module.num_features, generator=generator))
-    return network
+from tests.models import (
+    TinyNet,
+    assert_unchanged,
+    fingerprint,
+    loaded,
+    normed,
+)
 
 
 def gradient(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -82,12 +52,35 @@ def test_nothing_to_fold_and_variants_use_the_model(tiny) -> None:
 def test_default_model_gradient_copy(default_model) -> None:
     twin = default_model.gradient_module
     assert twin is not default_model.module
-    batch_norms = [m for m in twin.modules() if isinstance(m, nn.BatchNorm2d)]
-    assert batch_norms == []
+    batch_norms = [name for name, m in twin.named_modules() if isinstance(m, nn.BatchNorm2d)]
+    assert batch_norms == ["network._bn1"]  # after _conv_head, the Grad-CAM layer: kept apart
+    assert default_model.layer_module("_conv_head") is twin
+    assert default_model.layer_module("_blocks.15._project_conv") is default_model.module
     x = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         expected = default_model.module(x)
         assert float((twin(x) - expected).abs().max()) < 1e-4 * float(expected.abs().max())
+
+
+def test_the_grad_cam_layer_keeps_its_batch_norm() -> None:
+    """The default Grad-CAM layer's output in the copy is the model's, so Grad-CAM runs on the
+    copy there; at a folded convolution it runs on the model."""
+    model = normed(grad_cam_layer="conv2")
+    twin = model.gradient_module
+    assert twin is not model.module
+    assert isinstance(twin.network.bn2, nn.BatchNorm2d) and isinstance(
+        twin.network.bn1, nn.Identity
+    )
+    assert model.layer_module("conv2") is twin and model.layer_module("conv1") is model.module
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    outputs = []
+    for module in (model.module, twin):
+        hook = module.network.conv2.register_forward_hook(lambda m, i, o: outputs.append(o))
+        with torch.no_grad():
+            module(x)
+        hook.remove()
+    np.testing.assert_allclose(outputs[1], outputs[0], atol=1e-5)
+    np.testing.assert_allclose(gradient(twin, x), gradient(model.module, x), atol=1e-5)
 
 
 def test_tiny_net_is_left_alone() -> None:
