@@ -152,10 +152,9 @@ class LoadedModel:
             return GradientTwin(self.module, "a variant differentiates its own module")
 
         def build() -> GradientTwin:
-            keep = () if self.spec.grad_cam_layer is None else (self.spec.grad_cam_layer,)
-            return build_gradient_twin(
-                self.module, self.input_size, self.device, keep=[f"network.{k}" for k in keep]
-            )
+            layer = self.spec.grad_cam_layer
+            keep = [] if layer is None else [f"network.{layer}"]
+            return build_gradient_twin(self.module, self.input_size, self.device, keep)
 
         twin: GradientTwin = self._prepare("gradient", build)
         return twin
