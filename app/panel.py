@@ -15,11 +15,10 @@ from typing import Any
 
 import torch
 
-from app.attacks.base import AttackResult
+from app.attacks.base import ATTACKS, AttackResult
 from app.attacks.engine import check_attack_target, package_attack
-from app.attacks.registry import ATTACKS
 from app.errors import UnsupportedMethod
-from app.explain.base import Attribution, Explanation, GradientMethod, no_progress
+from app.explain.base import METHODS, Attribution, Explanation, GradientMethod
 from app.explain.engine import (
     check_input,
     check_target,
@@ -27,8 +26,8 @@ from app.explain.engine import (
     parse_params,
 )
 from app.explain.grad_cam import remembered_cams
-from app.explain.registry import METHODS
 from app.explain.shared_pass import GradientRequest, input_gradients
+from app.params import no_progress
 from app.zoo import LoadedModel
 
 __all__ = ["Panel", "run_panel"]

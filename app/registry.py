@@ -1,22 +1,45 @@
-"""A named registry: the only list of models, methods and attacks (after torchvision's
-register_model)."""
+"""A named registry: the only list of models, methods, attacks, recipes, experiments, result
+types and job kinds (after torchvision's register_model).
 
-from collections.abc import Iterator
+Classes register themselves where they are defined, with the registry's decorator:
+
+    @METHODS.register
+    class Saliency(GradientMethod):
+        name = "saliency"
+"""
+
+from collections.abc import Callable, Iterator
 from difflib import get_close_matches
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from app.errors import LanternError
 
 __all__ = ["Registry"]
 
 T = TypeVar("T")
+C = TypeVar("C", bound=type)
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str, unknown: type[LanternError]) -> None:
+    """Items by name; a duplicate name is an error, an unknown one a `unknown` with suggestions.
+
+    `build` turns a registered class into the item (default: an instance of it)."""
+
+    def __init__(
+        self,
+        kind: str,
+        unknown: type[LanternError],
+        build: Callable[[Any], T] = lambda cls: cls(),
+    ) -> None:
         self._kind = kind
         self._unknown = unknown
+        self._build = build
         self._items: dict[str, T] = {}
+
+    def register(self, cls: C) -> C:
+        """Class decorator: register `build(cls)` under the class's `name`."""
+        self.add(getattr(cls, "name"), self._build(cls))  # noqa: B009 (C is any class)
+        return cls
 
     def add(self, name: str, item: T) -> T:
         if name in self._items:

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from app.attacks import ATTACKS, AttackResult, attack
+from app.baselines import Baseline
 from app.compress.data import (
     DatasetInfo,
     build_evaluation_set,
@@ -25,14 +26,14 @@ from app.compress.data import (
 from app.compress.runs import RunParams, check_run, run_comparison
 from app.errors import BadTarget, JobNotFinished, UnsupportedMethod
 from app.explain import METHODS, Explanation, explain
-from app.explain._baselines import Baseline
-from app.explain.base import Progress
-from app.explain.engine import check_class, parse_params
+from app.explain.engine import check_class
 from app.imaging import decode_image, sample_image
-from app.jobs.codec import decode_result, encode_result, register_result_type
+from app.jobs.codec import decode_result, encode_result
 from app.jobs.images import ImageStore, StoredImage
 from app.jobs.queue import Job, JobQueue, JobStatus
 from app.jobs.store import Database
+from app.params import Progress, parse_params
+from app.results import result_type
 from app.settings import Settings
 from app.shapes.fewshot import FewShotClassifier, FewShotPrediction
 from app.shapes.lab import EXPERIMENTS, trained_fingerprint
@@ -62,7 +63,7 @@ class Subject:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
-@register_result_type
+@result_type
 @dataclass(frozen=True)
 class AttackOutcome:
     result: AttackResult
@@ -201,7 +202,7 @@ class Workspace:
     def start_lab(self, experiment: str, params: Mapping[str, Any]) -> tuple[Job, bool]:
         """A Shapes lab experiment (app/shapes/lab.py) as a job."""
         chosen = EXPERIMENTS.get(experiment)
-        parsed = parse_params(chosen.Params, params, experiment)  # type: ignore[arg-type]
+        parsed = parse_params(chosen.Params, params, experiment)
         model = self.models.get(None)
         request = {
             "experiment": experiment,
@@ -224,7 +225,7 @@ class Workspace:
     ) -> tuple[Job, bool]:
         """A compression run (app/compress/runs.py) as a job: variants of the model measured on
         the gallery (or an uploaded evaluation set), with maps of `image_id` when given."""
-        parsed = parse_params(RunParams, params, "compression")  # type: ignore[arg-type]
+        parsed = parse_params(RunParams, params, "compression")
         model = self.models.get(model_name)
         check_run(model, parsed)
         limits = self.settings.max_image_bytes, self.settings.max_image_pixels
@@ -232,11 +233,12 @@ class Workspace:
         image = (
             None if image_id is None else (image_id, self.images.get(image_id).model_view(model))
         )
+        evaluation_name = dataset or "gallery"
         request = {
             "model": model.name,
             "weights": model.weights,
             "params": parsed.model_dump(mode="json"),
-            "evaluation": dataset or "gallery",
+            "evaluation": evaluation_name,
             "image_id": image_id,
         }
 
@@ -248,7 +250,7 @@ class Workspace:
             evaluation = build_evaluation_set(
                 model,
                 sources,
-                request["evaluation"],
+                evaluation_name,
                 parsed.augmentations,
                 parsed.calibration_augmentations,
                 parsed.seed,

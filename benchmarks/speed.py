@@ -41,12 +41,11 @@ from captum.robust import FGSM
 from torch.nn import CrossEntropyLoss
 
 from app.explain import METHODS, explain
-from app.explain.base import no_progress
-from app.explain.engine import parse_params
 from app.explain.kernel_shap import superpixels
 from app.explain.occlusion import window_positions
 from app.imaging import sample_image
 from app.panel import run_panel
+from app.params import no_progress, parse_params
 from app.settings import Settings
 from app.zoo import LoadedModel, load_model
 

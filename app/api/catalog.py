@@ -8,8 +8,8 @@ from app.api.deps import WorkspaceDep, png_response
 from app.api.schemas import CatalogEntry, ModelView, SampleView
 from app.attacks import ATTACKS, Attack
 from app.explain import METHODS, Method
-from app.explain._layers import spatial_convs
 from app.imaging import SAMPLES, sample_image
+from app.layers import spatial_convs
 from app.zoo import MODELS, get_spec
 
 __all__ = ["router"]

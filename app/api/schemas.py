@@ -6,9 +6,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.attacks import AttackResult
+from app.baselines import Baseline
 from app.explain import Explanation
-from app.explain._baselines import Baseline
-from app.explain.registry import METHODS
+from app.explain.base import METHODS
 from app.imaging import Display, map_peak
 from app.jobs.images import StoredImage
 from app.jobs.queue import Job

@@ -1,8 +1,7 @@
 """Adversarial attacks: one module each, one registry, one result type, one verb."""
 
 from app.attacks import fgsm, pgd, targeted  # noqa: F401  (registers them, in menu order)
-from app.attacks.base import Attack, AttackParams, AttackResult
+from app.attacks.base import ATTACKS, Attack, AttackParams, AttackResult
 from app.attacks.engine import attack
-from app.attacks.registry import ATTACKS, register_attack
 
-__all__ = ["ATTACKS", "Attack", "AttackParams", "AttackResult", "attack", "register_attack"]
+__all__ = ["ATTACKS", "Attack", "AttackParams", "AttackResult", "attack"]

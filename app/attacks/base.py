@@ -10,19 +10,30 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from app.explain.base import MethodParams, Progress
+from app.errors import UnknownAttack
 from app.explain.shared_pass import GradientRequest, Seed
+from app.params import Params, Progress
+from app.registry import Registry
+from app.results import result_type
 from app.zoo import LoadedModel
 
-__all__ = ["Attack", "AttackParams", "AttackResult", "cross_entropy_seed", "loss_gradient"]
+__all__ = [
+    "ATTACKS",
+    "Attack",
+    "AttackParams",
+    "AttackResult",
+    "cross_entropy_seed",
+    "loss_gradient",
+]
 
 
-class AttackParams(MethodParams):
+class AttackParams(Params):
     epsilon: float = Field(
         8 / 255, ge=0.0, le=1.0, description="Largest change of any pixel (L∞), in [0, 1] units"
     )
 
 
+@result_type
 @dataclass(frozen=True)
 class AttackResult:
     method: str
@@ -123,3 +134,7 @@ def cross_entropy_seed(label: int) -> Seed:
         return torch.softmax(logits, dim=-1) - one_hot
 
     return seed
+
+
+ATTACKS: Registry[Attack] = Registry("attack", UnknownAttack)
+"""The only list of attacks: `@ATTACKS.register` on the class adds it."""

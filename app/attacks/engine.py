@@ -6,11 +6,10 @@ from typing import Any
 
 import torch
 
-from app.attacks.base import AttackParams, AttackResult
-from app.attacks.registry import ATTACKS
+from app.attacks.base import ATTACKS, AttackParams, AttackResult
 from app.errors import BadTarget
-from app.explain.base import Progress, no_progress
-from app.explain.engine import check_input, check_target, parse_params
+from app.explain.engine import check_input, check_target
+from app.params import Progress, no_progress, parse_params
 from app.zoo import LoadedModel
 
 __all__ = ["attack", "check_attack_target", "package_attack"]

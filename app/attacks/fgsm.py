@@ -8,10 +8,9 @@ from typing import Any
 
 import torch
 
-from app.attacks.base import Attack, AttackParams, cross_entropy_seed
-from app.attacks.registry import register_attack
-from app.explain.base import Progress
+from app.attacks.base import ATTACKS, Attack, AttackParams, cross_entropy_seed
 from app.explain.shared_pass import GradientRequest, input_gradients
+from app.params import Progress
 from app.zoo import LoadedModel
 
 __all__ = ["Fgsm"]
@@ -21,7 +20,7 @@ class FgsmParams(AttackParams):
     pass
 
 
-@register_attack
+@ATTACKS.register
 class Fgsm(Attack):
     name = "fgsm"
     title = "FGSM"

@@ -9,9 +9,8 @@ from typing import Any
 import torch
 from pydantic import Field
 
-from app.attacks.base import Attack, AttackParams, loss_gradient
-from app.attacks.registry import register_attack
-from app.explain.base import Progress
+from app.attacks.base import ATTACKS, Attack, AttackParams, loss_gradient
+from app.params import Progress
 from app.zoo import LoadedModel
 
 __all__ = ["Pgd"]
@@ -26,7 +25,7 @@ class PgdParams(AttackParams):
     seed: int = Field(0, ge=0, description="Seed of the random start")
 
 
-@register_attack
+@ATTACKS.register
 class Pgd(Attack):
     name = "pgd"
     title = "PGD"

@@ -9,9 +9,8 @@ from typing import Any
 import torch
 from pydantic import Field
 
-from app.attacks.base import Attack, AttackParams
-from app.attacks.registry import register_attack
-from app.explain.base import Progress
+from app.attacks.base import ATTACKS, Attack, AttackParams
+from app.params import Progress
 from app.zoo import LoadedModel
 
 __all__ = ["Targeted"]
@@ -30,7 +29,7 @@ def objective(
     return logits[0, target] - weight * norm
 
 
-@register_attack
+@ATTACKS.register
 class Targeted(Attack):
     name = "targeted"
     title = "Targeted perturbation"

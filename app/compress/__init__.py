@@ -9,8 +9,7 @@ from app.compress import (  # noqa: F401  (each module registers its recipe)
     prune_iterative,
     prune_magnitude,
 )
-from app.compress.base import CompressedModel, CompressionData, Recipe, RecipeParams
-from app.compress.registry import RECIPES, register_recipe
+from app.compress.base import RECIPES, CompressedModel, CompressionData, Recipe
 from app.compress.runs import CompressionRun, RunParams, compress, run_comparison
 
 __all__ = [
@@ -19,9 +18,7 @@ __all__ = [
     "CompressionData",
     "CompressionRun",
     "Recipe",
-    "RecipeParams",
     "RunParams",
     "compress",
-    "register_recipe",
     "run_comparison",
 ]

@@ -12,8 +12,8 @@ from app.compress.fake_quant import activation_ranges, layer_inputs, quantizable
 from app.compress.measure import agreement, kl_divergence, logits_of
 from app.compress.pruning import apply_masks, magnitude_masks
 from app.errors import BadParameter
-from app.explain.base import Progress, no_progress
-from app.jobs.codec import register_result_type
+from app.params import Progress, no_progress
+from app.results import result_type
 from app.zoo import LoadedModel
 
 __all__ = [
@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 
-@register_result_type
+@result_type
 @dataclass(frozen=True)
 class LayerSensitivity:
     layer: str
@@ -70,7 +70,7 @@ def sensitivity_scan(
     return scores
 
 
-@register_result_type
+@result_type
 @dataclass(frozen=True)
 class ActivationHistogram:
     """The input of `layer` over the calibration images: `counts` per bin between `edges`, and

@@ -6,18 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
-from pydantic import BaseModel, ConfigDict
 
-from app.explain.base import Progress
+from app.errors import UnknownRecipe
+from app.params import Params as ParamsModel
+from app.params import Progress
+from app.registry import Registry
 from app.zoo import LoadedModel
 
-__all__ = ["CompressedModel", "CompressionData", "Recipe", "RecipeParams", "Recovery"]
-
-
-class RecipeParams(BaseModel):
-    """A recipe's parameters: ranges, defaults and descriptions live on the fields."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+__all__ = ["RECIPES", "CompressedModel", "CompressionData", "Recipe", "Recovery"]
 
 
 @dataclass(frozen=True)
@@ -69,10 +65,14 @@ class CompressedModel:
 class Recipe(ABC):
     name: ClassVar[str]
     title: ClassVar[str]
-    Params: ClassVar[type[RecipeParams]]
+    Params: ClassVar[type[ParamsModel]]
 
     @abstractmethod
     def build(
         self, model: LoadedModel, data: CompressionData, params: Any, progress: Progress
     ) -> CompressedModel:
         """Compress a copy of `model`; `model` itself is never modified."""
+
+
+RECIPES: Registry[Recipe] = Registry("compression recipe", UnknownRecipe)
+"""The only list of compression recipes: `@RECIPES.register` on the class adds it."""

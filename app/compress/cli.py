@@ -9,12 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.compress.base import RECIPES
 from app.compress.comparison import VariantReport
 from app.compress.data import build_evaluation_set, folder_sources, gallery_sources, zip_sources
-from app.compress.registry import RECIPES
 from app.compress.runs import RunParams, VariantRequest, run_comparison, run_file
 from app.errors import BadParameter
-from app.explain.engine import parse_params
+from app.params import parse_params
 from app.settings import Settings
 from app.zoo import load_model
 
@@ -76,10 +76,10 @@ def _row(row: VariantReport) -> str:
 
 def run_compress(args: argparse.Namespace, settings: Settings) -> None:
     recipe = RECIPES.get(args.recipe)
-    params = parse_params(recipe.Params, dict(args.param), args.recipe)  # type: ignore[arg-type]
+    params = parse_params(recipe.Params, dict(args.param), args.recipe)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     run_params = parse_params(
-        RunParams,  # type: ignore[arg-type]
+        RunParams,
         {
             "variants": [VariantRequest(recipe=args.recipe, params=dict(args.param))],
             "methods": methods,

@@ -24,8 +24,8 @@ from app.compress.measure import (
 )
 from app.errors import UnsupportedMethod
 from app.explain import explain
-from app.explain.base import Progress
-from app.jobs.codec import register_result_type
+from app.params import Progress
+from app.results import result_type
 from app.zoo import LoadedModel
 from app.zoo.fast import export_onnx
 
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 
-@register_result_type
+@result_type
 @dataclass(frozen=True)
 class VariantReport:
     name: str

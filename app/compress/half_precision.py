@@ -7,10 +7,9 @@ import torch
 from pydantic import Field
 
 from app.compress._variants import as_variant, editable_copy, safetensors_bytes, weights_of
-from app.compress.base import CompressedModel, CompressionData, Recipe, RecipeParams
+from app.compress.base import RECIPES, CompressedModel, CompressionData, Recipe
 from app.compress.measure import count_parameters
-from app.compress.registry import register_recipe
-from app.explain.base import Progress
+from app.params import Params, Progress
 from app.zoo import LoadedModel
 
 __all__ = ["HalfPrecision", "HalfPrecisionParams"]
@@ -18,7 +17,7 @@ __all__ = ["HalfPrecision", "HalfPrecisionParams"]
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
-class HalfPrecisionParams(RecipeParams):
+class HalfPrecisionParams(Params):
     dtype: Literal["bfloat16", "float16"] = Field("bfloat16", description="16-bit format")
 
 
@@ -32,7 +31,7 @@ class _HalfForward:
             return self._module(pixels.to(self._dtype)).float()
 
 
-@register_recipe
+@RECIPES.register
 class HalfPrecision(Recipe):
     name = "half_precision"
     title = "16-bit floats (float16 / bfloat16)"

@@ -5,23 +5,22 @@ network it changes little (and speeds up little)."""
 from pydantic import Field
 
 from app.compress._variants import as_variant, editable_copy, weights_of
-from app.compress.base import CompressedModel, CompressionData, Recipe, RecipeParams
+from app.compress.base import RECIPES, CompressedModel, CompressionData, Recipe
 from app.compress.fake_quant import fake_quantize
 from app.compress.measure import count_parameters
 from app.compress.onnx_int8 import initializer_elements, quantize_dynamic
-from app.compress.registry import register_recipe
-from app.explain.base import Progress
+from app.params import Params, Progress
 from app.zoo import LoadedModel
 from app.zoo.fast import export_onnx, onnx_runtime_forward
 
 __all__ = ["DynamicInt8", "DynamicInt8Params"]
 
 
-class DynamicInt8Params(RecipeParams):
+class DynamicInt8Params(Params):
     per_channel: bool = Field(True, description="Twin's weight scales (ONNX Runtime: per tensor)")
 
 
-@register_recipe
+@RECIPES.register
 class DynamicInt8(Recipe):
     name = "int8_dynamic"
     title = "int8 dynamic (classifier only)"

@@ -11,13 +11,12 @@ from pydantic import Field
 from torch import nn
 
 from app.compress._variants import as_variant, editable_copy, top1_agreement, weights_of
-from app.compress.base import CompressedModel, CompressionData, Recipe, Recovery
+from app.compress.base import RECIPES, CompressedModel, CompressionData, Recipe, Recovery
 from app.compress.fake_quant import activation_ranges, fake_quantize, strip_fake_quantization
 from app.compress.measure import agreement, count_parameters, logits_of
 from app.compress.onnx_int8 import initializer_elements, quantize_static
 from app.compress.recovery import RecoveryParams, recover
-from app.compress.registry import register_recipe
-from app.explain.base import Progress
+from app.params import Progress
 from app.zoo import LoadedModel
 from app.zoo.fast import export_onnx, onnx_runtime_forward
 
@@ -36,7 +35,7 @@ class StaticInt8Params(RecoveryParams):
     recovery_learning_rate: float = Field(1e-5, gt=0, le=0.1, description="Adam learning rate")
 
 
-@register_recipe
+@RECIPES.register
 class StaticInt8(Recipe):
     name = "int8_static"
     title = "int8 static (ONNX Runtime QDQ)"

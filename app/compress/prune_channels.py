@@ -9,11 +9,10 @@ from pydantic import Field
 from torch import nn
 
 from app.compress._variants import as_variant, editable_copy, weights_of
-from app.compress.base import CompressedModel, CompressionData, Recipe
+from app.compress.base import RECIPES, CompressedModel, CompressionData, Recipe
 from app.compress.measure import count_parameters
 from app.compress.recovery import RecoveryParams, recover_scored
-from app.compress.registry import register_recipe
-from app.explain.base import Progress
+from app.params import Progress
 from app.zoo import LoadedModel
 from app.zoo.fast import export_onnx, onnx_runtime_forward
 
@@ -52,7 +51,7 @@ def prune_channels(network: nn.Module, size: int, ratio: float, round_to: int) -
     return network
 
 
-@register_recipe
+@RECIPES.register
 class ChannelPruning(Recipe):
     name = "prune_channels"
     title = "Structured channel pruning"

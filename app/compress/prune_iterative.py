@@ -14,12 +14,11 @@ from app.compress._variants import (
     top1_agreement,
     weights_of,
 )
-from app.compress.base import CompressedModel, CompressionData, Recipe
+from app.compress.base import RECIPES, CompressedModel, CompressionData, Recipe
 from app.compress.measure import count_parameters
 from app.compress.pruning import Scope, apply_masks, magnitude_masks
 from app.compress.recovery import RecoveryParams, recover
-from app.compress.registry import register_recipe
-from app.explain.base import Progress
+from app.params import Progress
 from app.zoo import LoadedModel
 from app.zoo.fast import export_onnx, onnx_runtime_forward
 
@@ -41,7 +40,7 @@ class IterativePruningParams(RecoveryParams):
     )
 
 
-@register_recipe
+@RECIPES.register
 class IterativePruning(Recipe):
     name = "prune_iterative"
     title = "Iterative pruning under a loss budget"

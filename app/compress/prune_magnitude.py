@@ -12,12 +12,11 @@ from app.compress._variants import (
     safetensors_bytes,
     weights_of,
 )
-from app.compress.base import CompressedModel, CompressionData, Recipe
+from app.compress.base import RECIPES, CompressedModel, CompressionData, Recipe
 from app.compress.measure import count_parameters
 from app.compress.pruning import Scope, apply_masks, magnitude_masks
 from app.compress.recovery import RecoveryParams, recover_scored
-from app.compress.registry import register_recipe
-from app.explain.base import Progress
+from app.params import Progress
 from app.zoo import LoadedModel
 from app.zoo.fast import export_onnx, onnx_runtime_forward
 
@@ -29,7 +28,7 @@ class MagnitudePruningParams(RecoveryParams):
     scope: Scope = Field("global", description="One threshold for all layers, or per layer")
 
 
-@register_recipe
+@RECIPES.register
 class MagnitudePruning(Recipe):
     name = "prune_magnitude"
     title = "Unstructured L1 pruning"

@@ -11,15 +11,15 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from app.compress.base import CompressionData, RecipeParams, Recovery
+from app.compress.base import CompressionData, Recovery
 from app.compress.measure import agreement, logits_of
-from app.explain.base import Progress, no_progress
+from app.params import Params, Progress, no_progress
 from app.zoo import LoadedModel
 
 __all__ = ["RecoveryParams", "recover", "recover_scored"]
 
 
-class RecoveryParams(RecipeParams):
+class RecoveryParams(Params):
     recovery_epochs: int = Field(
         0, ge=0, le=50, description="Epochs of distillation from the original; 0 = no recovery"
     )

@@ -27,7 +27,7 @@ from app.compress.analysis import (
     longest_tail_layer,
     sensitivity_scan,
 )
-from app.compress.base import CompressedModel, CompressionData
+from app.compress.base import RECIPES, CompressedModel, CompressionData
 from app.compress.comparison import (
     VariantReport,
     drift_reference,
@@ -37,12 +37,10 @@ from app.compress.comparison import (
 )
 from app.compress.data import EvaluationSet
 from app.compress.measure import logits_of
-from app.compress.registry import RECIPES
 from app.errors import BadParameter, UnknownRun
 from app.explain import METHODS
-from app.explain.base import Progress, no_progress
-from app.explain.engine import parse_params
-from app.jobs.codec import register_result_type
+from app.params import Progress, no_progress, parse_params
+from app.results import result_type
 from app.settings import Settings
 from app.zoo import LoadedModel
 
@@ -117,7 +115,7 @@ class RunParams(BaseModel):
         return value
 
 
-@register_result_type
+@result_type
 @dataclass(frozen=True)
 class EvaluationFacts:
     source: str
@@ -127,7 +125,7 @@ class EvaluationFacts:
     drift_images: list[str]
 
 
-@register_result_type
+@result_type
 @dataclass(frozen=True)
 class CompressionRun:
     id: str
@@ -152,7 +150,7 @@ def compress(
 ) -> CompressedModel:
     """Build one variant of `model` (never modified) by a registered recipe."""
     chosen = RECIPES.get(recipe)
-    parsed = parse_params(chosen.Params, params, recipe)  # type: ignore[arg-type]
+    parsed = parse_params(chosen.Params, params, recipe)
     if data is None:
         raise BadParameter("compress needs calibration and evaluation images")
     return chosen.build(model, data, parsed, progress)
@@ -188,7 +186,7 @@ def check_run(model: LoadedModel, params: RunParams) -> list[tuple[VariantReques
             f"{params.histogram_layer!r} is not a convolution or linear layer of {model.name}"
         )
     return [
-        (request, parse_params(RECIPES.get(request.recipe).Params, request.params, request.recipe))  # type: ignore[arg-type]
+        (request, parse_params(RECIPES.get(request.recipe).Params, request.params, request.recipe))
         for request in params.variants
     ]
 

@@ -7,16 +7,12 @@ from app.explain import grad_cam, guided_grad_cam, integrated_gradients  # noqa:
 from app.explain import kernel_shap, gradient_shap  # noqa: F401
 
 # isort: on
-from app.explain.base import Explanation, Method, MethodParams, Progress
+from app.explain.base import METHODS, Explanation, Method
 from app.explain.engine import explain
-from app.explain.registry import METHODS, register_method
 
 __all__ = [
     "METHODS",
     "Explanation",
     "Method",
-    "MethodParams",
-    "Progress",
     "explain",
-    "register_method",
 ]

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import torch
 
-from app.explain.base import Progress
+from app.params import Progress
 
 __all__ = ["batched_scores"]
 

@@ -2,40 +2,28 @@
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict
 
+from app.errors import UnknownMethod
 from app.explain._activation_rules import RuleReport
 from app.explain.shared_pass import GradientRequest, input_gradients
+from app.params import Params as ParamsModel
+from app.params import Progress
+from app.registry import Registry
+from app.results import result_type
 from app.zoo import LoadedModel
 
 __all__ = [
+    "METHODS",
     "Attribution",
     "Explanation",
     "GradientMethod",
     "Method",
-    "MethodParams",
-    "Progress",
-    "no_progress",
 ]
-
-Progress = Callable[[int, int], None]
-"""progress(done, total): called from the method's own loop; may raise Cancelled to stop it."""
-
-
-def no_progress(done: int, total: int) -> None:
-    return None
-
-
-class MethodParams(BaseModel):
-    """A method's parameters: ranges, defaults and descriptions live on the fields."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @dataclass
@@ -52,6 +40,7 @@ class Attribution:
     engine: str | None = None  # what ran the passes, when the method chose (else the default)
 
 
+@result_type
 @dataclass(frozen=True)
 class Explanation:
     """One explanation of one class for one image by one method."""
@@ -94,7 +83,7 @@ class Method(ABC):
     name: ClassVar[str]
     title: ClassVar[str]
     reference: ClassVar[str]
-    Params: ClassVar[type[MethodParams]]
+    Params: ClassVar[type[ParamsModel]]
     signed: ClassVar[bool]
     in_default_panel: ClassVar[bool] = False  # ticked when the dashboard opens
     forward_only: ClassVar[bool] = False  # only forward passes: may use the fast engine
@@ -143,3 +132,7 @@ class GradientMethod(Method):
         )
         progress(1, 1)
         return self.from_gradient(model, pixels, target, params, gradient, report)
+
+
+METHODS: Registry[Method] = Registry("explanation method", UnknownMethod)
+"""The only list of explanation methods: `@METHODS.register` on the class adds it."""

@@ -3,18 +3,18 @@ positive part of the gradient, whatever the forward input was.
 raw: (3, H, W); map: (H, W) max over channels of |raw|, >= 0.
 """
 
-from app.explain.base import MethodParams
+from app.explain.base import METHODS
 from app.explain.guided_backprop import RuleGradientMethod
-from app.explain.registry import register_method
+from app.params import Params
 
 __all__ = ["Deconvnet"]
 
 
-class DeconvnetParams(MethodParams):
+class DeconvnetParams(Params):
     pass
 
 
-@register_method
+@METHODS.register
 class Deconvnet(RuleGradientMethod):
     name = "deconvnet"
     title = "Deconvnet"

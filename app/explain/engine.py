@@ -6,11 +6,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import ValidationError
 
-from app.errors import BadImage, BadParameter, BadTarget, UnsupportedMethod
-from app.explain.base import Attribution, Explanation, MethodParams, Progress, no_progress
-from app.explain.registry import METHODS
+from app.errors import BadImage, BadTarget, UnsupportedMethod
+from app.explain.base import METHODS, Attribution, Explanation
+from app.params import Params, Progress, no_progress, parse_params
 from app.zoo import LoadedModel
 
 __all__ = [
@@ -19,23 +18,7 @@ __all__ = [
     "check_target",
     "explain",
     "package_explanation",
-    "parse_params",
 ]
-
-
-def parse_params(
-    params_type: type[MethodParams], values: Mapping[str, Any] | None, owner: str
-) -> Any:
-    """Validate user-given values (strings from the CLI are coerced) against a Params model."""
-    try:
-        return params_type.model_validate(dict(values or {}))
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in issue['loc']) or 'params'}: {issue['msg']}"
-            for issue in error.errors()
-        )
-        known = ", ".join(params_type.model_fields) or "none"
-        raise BadParameter(f"{owner}: {problems} (parameters: {known})") from None
 
 
 def check_input(model: LoadedModel, pixels: torch.Tensor) -> torch.Tensor:
@@ -89,7 +72,7 @@ def package_explanation(
     batch: torch.Tensor,
     probs: torch.Tensor,
     target: int,
-    params: MethodParams,
+    params: Params,
     result: Attribution,
     started: float,
 ) -> Explanation:

@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from app.errors import BadParameter
-from app.explain._layers import capture_leaves, resolve_layer
-from app.explain.base import Attribution, Method, MethodParams, Progress
-from app.explain.registry import register_method
+from app.explain.base import METHODS, Attribution, Method
+from app.layers import capture_leaves, resolve_layer
+from app.params import Params, Progress
 from app.zoo import LoadedModel
 
 __all__ = ["GradCam", "grad_cam", "remembered_cams"]
@@ -78,7 +78,7 @@ def _grad_cam(
     return coarse[0, 0], fine[0, 0], name
 
 
-class GradCamParams(MethodParams):
+class GradCamParams(Params):
     layer: str | None = Field(
         None,
         max_length=200,
@@ -87,7 +87,7 @@ class GradCamParams(MethodParams):
     )
 
 
-@register_method
+@METHODS.register
 class GradCam(Method):
     name = "grad_cam"
     title = "Grad-CAM"

@@ -10,16 +10,16 @@ from typing import Any
 import torch
 from pydantic import Field, field_validator
 
-from app.explain._baselines import Baseline, make_baseline
+from app.baselines import Baseline, make_baseline
 from app.explain._gradients import input_gradient
-from app.explain.base import Attribution, Method, MethodParams, Progress
-from app.explain.registry import register_method
+from app.explain.base import METHODS, Attribution, Method
+from app.params import Params, Progress
 from app.zoo import LoadedModel
 
 __all__ = ["GradientShap"]
 
 
-class GradientShapParams(MethodParams):
+class GradientShapParams(Params):
     samples: int = Field(32, ge=1, le=2048, description="Random points to average gradients over")
     baselines: tuple[Baseline, ...] = Field(
         ("black", "white"), min_length=1, description="Baseline images drawn from at random"
@@ -34,7 +34,7 @@ class GradientShapParams(MethodParams):
         return tuple(part.strip() for part in value.split(",")) if isinstance(value, str) else value
 
 
-@register_method
+@METHODS.register
 class GradientShap(Method):
     name = "gradient_shap"
     title = "GradientSHAP"

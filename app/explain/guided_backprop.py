@@ -11,9 +11,9 @@ import torch
 
 from app.explain._activation_rules import Rule, RuleReport
 from app.explain._gradients import channel_max_abs
-from app.explain.base import Attribution, GradientMethod, MethodParams
-from app.explain.registry import register_method
+from app.explain.base import METHODS, Attribution, GradientMethod
 from app.explain.shared_pass import GradientRequest, target_seed
+from app.params import Params
 from app.zoo import LoadedModel
 
 __all__ = ["GuidedBackprop", "RuleGradientMethod"]
@@ -46,11 +46,11 @@ class RuleGradientMethod(GradientMethod):
         return [] if report is None else report.warnings(method)
 
 
-class GuidedBackpropParams(MethodParams):
+class GuidedBackpropParams(Params):
     pass
 
 
-@register_method
+@METHODS.register
 class GuidedBackprop(RuleGradientMethod):
     name = "guided_backprop"
     title = "Guided backprop"

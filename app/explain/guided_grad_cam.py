@@ -10,16 +10,16 @@ from pydantic import Field
 
 from app.explain._activation_rules import RuleReport
 from app.explain._gradients import channel_max_abs
-from app.explain.base import Attribution, MethodParams
+from app.explain.base import METHODS, Attribution
 from app.explain.grad_cam import grad_cam
 from app.explain.guided_backprop import RuleGradientMethod
-from app.explain.registry import register_method
+from app.params import Params
 from app.zoo import LoadedModel
 
 __all__ = ["GuidedGradCam"]
 
 
-class GuidedGradCamParams(MethodParams):
+class GuidedGradCamParams(Params):
     layer: str | None = Field(
         None,
         max_length=200,
@@ -28,7 +28,7 @@ class GuidedGradCamParams(MethodParams):
     )
 
 
-@register_method
+@METHODS.register
 class GuidedGradCam(RuleGradientMethod):
     name = "guided_grad_cam"
     title = "Guided Grad-CAM"

@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from app.explain._baselines import Baseline, make_baseline
+from app.baselines import Baseline, make_baseline
 from app.explain._gradients import input_gradient
-from app.explain.base import Attribution, Method, MethodParams, Progress
-from app.explain.registry import register_method
+from app.explain.base import METHODS, Attribution, Method
+from app.params import Params, Progress
 from app.zoo import LoadedModel
 
 __all__ = ["IntegratedGradients", "quadrature"]
@@ -34,7 +34,7 @@ def quadrature(steps: int, rule: Rule) -> tuple[np.ndarray, np.ndarray]:
     return alphas, weights
 
 
-class IntegratedGradientsParams(MethodParams):
+class IntegratedGradientsParams(Params):
     # 64: on the default model the completeness gap on chelsea was 12 % at 32 steps, 1.4 % at 64.
     steps: int = Field(64, ge=2, le=1024, description="Points on the path from baseline to image")
     baseline: Baseline = Field("black", description="Where the path starts")
@@ -42,7 +42,7 @@ class IntegratedGradientsParams(MethodParams):
     batch_size: int = Field(16, ge=1, le=1024, description="Path points per backward pass")
 
 
-@register_method
+@METHODS.register
 class IntegratedGradients(Method):
     name = "integrated_gradients"
     title = "Integrated gradients"

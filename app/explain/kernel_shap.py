@@ -13,10 +13,10 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from app.explain._baselines import Baseline, make_baseline
+from app.baselines import Baseline, make_baseline
 from app.explain._batching import batched_scores
-from app.explain.base import Attribution, Method, MethodParams, Progress
-from app.explain.registry import register_method
+from app.explain.base import METHODS, Attribution, Method
+from app.params import Params, Progress
 from app.zoo import LoadedModel
 
 __all__ = ["KernelShap", "kernel_shap_coalitions", "solve_kernel_shap", "superpixels"]
@@ -69,7 +69,7 @@ def solve_kernel_shap(coalitions: torch.Tensor, scores: torch.Tensor) -> torch.T
     return solution[1:, 0]
 
 
-class KernelShapParams(MethodParams):
+class KernelShapParams(Params):
     superpixels: int = Field(50, ge=2, le=1000, description="Target number of SLIC superpixels")
     compactness: float = Field(10.0, gt=0.0, le=1000.0, description="SLIC shape regularity")
     samples: int = Field(200, ge=3, le=100_000, description="Coalitions evaluated")
@@ -80,7 +80,7 @@ class KernelShapParams(MethodParams):
     )
 
 
-@register_method
+@METHODS.register
 class KernelShap(Method):
     name = "kernel_shap"
     title = "KernelSHAP"

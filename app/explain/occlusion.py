@@ -20,11 +20,11 @@ from typing import Any, Literal
 import torch
 from pydantic import Field, model_validator
 
+from app.baselines import Baseline, make_baseline
 from app.errors import BadParameter
-from app.explain._baselines import Baseline, make_baseline
 from app.explain._batching import batched_scores
-from app.explain.base import Attribution, Method, MethodParams, Progress
-from app.explain.registry import register_method
+from app.explain.base import METHODS, Attribution, Method
+from app.params import Params, Progress
 from app.zoo import LoadedModel
 from app.zoo.incremental import IncrementalOcclusion
 
@@ -38,7 +38,7 @@ def window_positions(size: int, window: int, stride: int) -> list[int]:
     return [index * stride for index in range(math.ceil((size - window) / stride) + 1)]
 
 
-class OcclusionParams(MethodParams):
+class OcclusionParams(Params):
     window: int = Field(32, ge=1, le=1024, description="Side of the square patch, in pixels")
     stride: int = Field(16, ge=1, le=1024, description="Step between patches, in pixels")
     baseline: Baseline = Field("mean", description="What the patch is filled with")
@@ -142,7 +142,7 @@ class _Windows:
         return torch.stack(patches)
 
 
-@register_method
+@METHODS.register
 class Occlusion(Method):
     name = "occlusion"
     title = "Occlusion"

@@ -9,19 +9,19 @@ import torch
 
 from app.explain._activation_rules import RuleReport
 from app.explain._gradients import channel_max_abs
-from app.explain.base import Attribution, GradientMethod, MethodParams
-from app.explain.registry import register_method
+from app.explain.base import METHODS, Attribution, GradientMethod
 from app.explain.shared_pass import GradientRequest, target_seed
+from app.params import Params
 from app.zoo import LoadedModel
 
 __all__ = ["Saliency"]
 
 
-class SaliencyParams(MethodParams):
+class SaliencyParams(Params):
     pass
 
 
-@register_method
+@METHODS.register
 class Saliency(GradientMethod):
     name = "saliency"
     title = "Vanilla gradient"

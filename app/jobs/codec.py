@@ -1,8 +1,9 @@
 """Results to bytes and back without pickle: JSON for the structure, NumPy's .npz for arrays.
 
-Only the result types named in `RESULT_TYPES` can be rebuilt, so a tampered database can at
+Only registered result types (app/results.py) can be rebuilt, so a tampered database can at
 worst give a wrong number, never run code. Images inside a result (an attack's adversarial
-image) are stored by id and resolved through the caller's image store.
+image) are stored by id and resolved through the caller's image store. This module knows no
+domain package: types register themselves where they are defined.
 """
 
 import dataclasses
@@ -14,26 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from app.attacks import AttackResult
-from app.explain import Explanation
 from app.jobs.images import StoredImage
-from app.trust.faithfulness import Curves, FaithfulnessResult
-from app.trust.randomization import RandomizationResult
+from app.results import RESULT_TYPES
 
-__all__ = ["RESULT_TYPES", "decode_result", "encode_result", "register_result_type"]
+__all__ = ["decode_result", "encode_result"]
 
-RESULT_TYPES: dict[str, type] = {}
 _META = "__meta__"
-
-
-def register_result_type(kind: type) -> type:
-    """Allow `kind` (a dataclass) in stored results."""
-    RESULT_TYPES[kind.__name__] = kind
-    return kind
-
-
-for _kind in (Explanation, AttackResult, RandomizationResult, FaithfulnessResult, Curves):
-    register_result_type(_kind)
 
 
 def encode_result(result: Any) -> bytes:
@@ -44,7 +31,7 @@ def encode_result(result: Any) -> bytes:
             return {"__image__": value.id}
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             name = type(value).__name__
-            if RESULT_TYPES.get(name) is not type(value):
+            if name not in RESULT_TYPES or RESULT_TYPES.get(name) is not type(value):
                 raise TypeError(f"{name} is not a registered result type")
             fields = {f.name: walk(getattr(value, f.name)) for f in dataclasses.fields(value)}
             return {"__type__": name, "fields": fields}
@@ -94,9 +81,10 @@ def decode_result(data: bytes, resolve_image: Callable[[str], StoredImage]) -> A
             return tuple(build(item) for item in value["__tuple__"])
         if "__dict__" in value:
             return {build(k): build(v) for k, v in value["__dict__"]}
-        kind = RESULT_TYPES.get(value.get("__type__", ""))
-        if kind is None:
-            raise ValueError(f"unknown result type {value.get('__type__')!r}")
+        name = value.get("__type__", "")
+        if name not in RESULT_TYPES:
+            raise ValueError(f"unknown result type {name!r}")
+        kind = RESULT_TYPES.get(name)
         return kind(**{name: build(item) for name, item in value["fields"].items()})
 
     return build(meta)

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 
 from app.errors import Busy, Cancelled, JobTimeout, LanternError, UnknownJob
-from app.explain.base import Progress
 from app.jobs.store import Database, JobRow
+from app.params import Progress
 
 __all__ = ["Job", "JobQueue", "JobStatus", "Work"]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app.explain.engine import parse_params
+from app.params import parse_params
 from app.settings import Settings
 from app.shapes import lab
 from app.shapes.dataset import ShapesDataset, export_folder
@@ -69,7 +69,7 @@ def _params(action: str, pairs: list[tuple[str, str]]) -> Any:
         values[key] = (
             [item.strip() for item in value.split(",") if item.strip()] if is_list else value
         )
-    return parse_params(model, values, f"shapes {action}")  # type: ignore[arg-type]
+    return parse_params(model, values, f"shapes {action}")
 
 
 def _percent(value: float) -> str:

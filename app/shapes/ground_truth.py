@@ -17,7 +17,7 @@ import torch
 from scipy import ndimage
 
 from app.explain import explain
-from app.explain.base import Progress
+from app.params import Progress
 from app.shapes.dataset import ShapesDataset
 from app.zoo import LoadedModel
 

@@ -28,9 +28,9 @@ from torch import nn
 
 from app.errors import BadParameter, UnknownExperiment
 from app.explain import METHODS
-from app.explain.base import Progress
-from app.jobs.codec import register_result_type
+from app.params import Progress
 from app.registry import Registry
+from app.results import result_type
 from app.settings import Settings
 from app.shapes.dataset import SHAPES, Cue, ShapesDataset
 from app.shapes.fewshot import FewShotClassifier
@@ -45,7 +45,6 @@ from app.shapes.training import (
     predict_logits,
     train,
 )
-from app.shapes.training import LearningCurves as _LearningCurves
 from app.zoo import LoadedModel
 from app.zoo.weights import apply_state_dict, load_state_dict
 
@@ -103,7 +102,7 @@ class TransferParams(SplitParams, TrainParams):
     warmup_epochs: float = Field(0.5, ge=0, le=50)
 
 
-@register_result_type
+@result_type
 @dataclass(frozen=True)
 class RunReport:
     mode: str
@@ -115,7 +114,7 @@ class RunReport:
     trainable_parameters: int
 
 
-@register_result_type
+@result_type
 @dataclass(frozen=True)
 class TransferReport:
     params: dict
@@ -130,7 +129,7 @@ class DistillLabParams(SplitParams, DistillParams):
     learning_rate: float = Field(1e-2, gt=0, le=1.0)
 
 
-@register_result_type
+@result_type
 @dataclass(frozen=True)
 class ModelFacts:
     name: str
@@ -140,7 +139,7 @@ class ModelFacts:
     latency_ms: float  # batch 1, median of 20 runs
 
 
-@register_result_type
+@result_type
 @dataclass(frozen=True)
 class DistillReport:
     params: dict
@@ -173,7 +172,7 @@ class EvaluateParams(BaseModel):
         return value
 
 
-@register_result_type
+@result_type
 @dataclass(frozen=True)
 class ModelScores:
     model: str
@@ -181,7 +180,7 @@ class ModelScores:
     cue_conflict: CueConflict
 
 
-@register_result_type
+@result_type
 @dataclass(frozen=True)
 class EvaluateReport:
     params: dict
@@ -204,7 +203,7 @@ class FewShotParams(BaseModel):
     seed: int = Field(0, ge=0)
 
 
-@register_result_type
+@result_type
 @dataclass(frozen=True)
 class FewShotReport:
     params: dict
@@ -426,10 +425,6 @@ def fewshot(
     )
     _write_report(settings, "fewshot", report)
     return report
-
-
-for _kind in (_LearningCurves, MethodScore, CueConflict):
-    register_result_type(_kind)
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from app.explain.base import Progress
 from app.imaging.preprocessing import Normalize, Preprocessing
+from app.params import Progress
 
 __all__ = [
     "DistillParams",

@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from app.baselines import Baseline, make_baseline
 from app.errors import BadParameter
 from app.explain import Explanation, explain
-from app.explain._baselines import Baseline, make_baseline
-from app.explain.base import Progress, no_progress
+from app.params import Progress, no_progress
+from app.results import result_type
 from app.zoo import LoadedModel
 
 __all__ = ["Curves", "FaithfulnessResult", "area_under_curve", "deletion_insertion", "faithfulness"]
@@ -33,6 +34,7 @@ class Curves:
     insertion_auc: float
 
 
+@result_type
 @dataclass(frozen=True)
 class FaithfulnessResult:
     method: str

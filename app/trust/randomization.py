@@ -22,8 +22,9 @@ from torch import nn
 
 from app.errors import BadParameter
 from app.explain import METHODS, explain
-from app.explain._layers import probe_outputs
-from app.explain.base import Progress, no_progress
+from app.layers import probe_outputs
+from app.params import Progress, no_progress
+from app.results import result_type
 from app.trust.similarity import METRICS, similarities
 from app.zoo import LoadedModel
 
@@ -34,6 +35,7 @@ PASS_THRESHOLD = 0.5
 this: its map changed clearly once the model's weights were gone."""
 
 
+@result_type
 @dataclass(frozen=True)
 class RandomizationResult:
     method: str

@@ -8,9 +8,10 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from app.explain import METHODS, register_method
-from app.explain.base import Attribution, Method, MethodParams, Progress
+from app.explain import METHODS
+from app.explain.base import Attribution, Method
 from app.main import create_app
+from app.params import Params, Progress
 from app.settings import Settings
 from app.zoo import LoadedModel, load_model
 from app.zoo.pool import ModelPool
@@ -43,7 +44,7 @@ def client(api_settings: Settings, tiny_model: LoadedModel) -> Iterator[TestClie
         yield test_client
 
 
-class GateParams(MethodParams):
+class GateParams(Params):
     steps: int = 50
 
 
@@ -75,7 +76,7 @@ def gated() -> Iterator[type[Gated]]:
     Gated.gate = threading.Semaphore(0)
     Gated.started = threading.Event()
     Gated.calls = 0
-    register_method(Gated)
+    METHODS.register(Gated)
     try:
         yield Gated
     finally:

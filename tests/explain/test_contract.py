@@ -50,7 +50,7 @@ def test_params_are_described_and_have_defaults(name: str) -> None:
 
 
 def explain_params_only(name: str) -> None:
-    from app.explain.engine import parse_params
+    from app.params import parse_params
 
     parse_params(METHODS.get(name).Params, {"no_such_parameter": 1}, name)
 
@@ -141,14 +141,15 @@ def test_input_must_match_the_model(tiny) -> None:
 
 def test_method_that_does_not_fit_the_model_is_refused(tiny, pixels) -> None:
     from app.errors import UnsupportedMethod
-    from app.explain import Method, MethodParams, register_method
+    from app.explain import METHODS, Method
+    from app.params import Params as NoParams
 
-    @register_method
+    @METHODS.register
     class NeedsBigInputs(Method):
         name = "needs_big_inputs"
         title = "Needs big inputs"
         reference = "test"
-        Params = MethodParams
+        Params = NoParams
         signed = False
 
         def supports(self, model):

@@ -6,8 +6,8 @@ from PIL import Image
 
 from app.errors import BadParameter
 from app.explain import explain
-from app.explain._layers import last_spatial_conv
 from app.imaging import sample_image
+from app.layers import last_spatial_conv
 from tests.models import TinyNet, loaded, normed
 
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from app.errors import BadParameter, Busy, UnknownJob
-from app.explain.base import Progress
 from app.jobs.queue import Job, JobQueue, JobStatus
+from app.params import Progress
 
 
 class Gate:

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from app.baselines import make_baseline
 from app.errors import BadParameter
 from app.explain import explain
-from app.explain._baselines import make_baseline
 from app.imaging import sample_image
 from app.trust.faithfulness import area_under_curve, deletion_insertion, faithfulness
 from tests.models import LinearNet, loaded
