@@ -11,6 +11,7 @@ from app.explain import Explanation
 from app.explain.base import METHODS
 from app.imaging import Display, map_peak
 from app.jobs.images import StoredImage
+from app.jobs.kinds import JOB_KINDS, job_kind
 from app.jobs.queue import Job
 from app.trust import FaithfulnessResult, RandomizationResult
 from app.workspace import AttackOutcome, Prediction, Subject, Workspace
@@ -25,9 +26,12 @@ __all__ = [
     "FaithfulnessView",
     "ImageView",
     "JobView",
+    "MethodOrAttackEntry",
     "ModelView",
     "PredictionView",
+    "RecipeEntry",
     "ReportRequest",
+    "ReportView",
     "SampleView",
     "SanityRequest",
     "SanityView",
@@ -77,16 +81,36 @@ class ModelView(BaseModel):
 
 
 class CatalogEntry(BaseModel):
-    """A method or an attack, with the JSON schema of its parameters (the UI's forms)."""
+    """One registered method, attack, recipe or experiment: what the pages' menus, forms and
+    behaviour read. Each family adds its own fields in a subclass."""
 
     name: str
     title: str
+    description: str = Field(description="The first paragraph of its documentation")
+    params_schema: dict[str, Any] = Field(description="JSON schema of its parameters")
+
+
+class MethodOrAttackEntry(CatalogEntry):
+    """An explanation method or an attack, with every field /api/methods and /api/attacks have
+    returned since they began (`parameters` is `params_schema` again)."""
+
     reference: str
     signed: bool | None = None
     needs_target: bool | None = None
     in_default_panel: bool = False
+    in_attack_panel: bool = Field(False, description="Ticked on the attack page")
     forward_only: bool | None = Field(None, description="Needs only forward passes")
     parameters: dict[str, Any]
+
+
+class RecipeEntry(CatalogEntry):
+    """A compression recipe."""
+
+    sparsity: Literal["zeros", "removed"] | None = Field(
+        None,
+        description="How a variant's sparsity is read: the share of weights at zero, or of the "
+        "original's parameters removed; null: not a pruning recipe",
+    )
 
 
 class SampleView(BaseModel):
@@ -112,6 +136,7 @@ class AttackRequest(ExplanationRequest):
     target: int | None = Field(None, description="Class to reach; default: untargeted")
 
 
+@job_kind("explanation")
 class ExplanationView(BaseModel):
     method: str
     title: str
@@ -132,7 +157,7 @@ class ExplanationView(BaseModel):
     overlay_url: str
 
     @classmethod
-    def of(cls, job_id: str, result: Explanation) -> "ExplanationView":
+    def of(cls, job_id: str, result: Explanation, workspace: Workspace) -> "ExplanationView":
         return cls(
             method=result.method,
             title=METHODS.get(result.method).title,
@@ -154,6 +179,7 @@ class ExplanationView(BaseModel):
         )
 
 
+@job_kind("attack")
 class AttackView(BaseModel):
     method: str
     model: str
@@ -215,6 +241,7 @@ class FaithfulnessRequest(ExplanationRequest):
     insertion_baseline: Baseline = Field("blur", description="What insertion starts from")
 
 
+@job_kind("sanity")
 class SanityView(BaseModel):
     method: str
     model: str
@@ -229,13 +256,14 @@ class SanityView(BaseModel):
     map_urls: list[str] = Field(description="The randomised maps, one PNG per step")
 
     @classmethod
-    def of(cls, job_id: str, result: RandomizationResult) -> "SanityView":
+    def of(cls, job_id: str, result: RandomizationResult, workspace: Workspace) -> "SanityView":
         return cls(
             **result.summary(),
             map_urls=[f"/api/jobs/{job_id}/randomized/{k}.png" for k in range(len(result.maps))],
         )
 
 
+@job_kind("faithfulness")
 class FaithfulnessView(BaseModel):
     method: str
     model: str
@@ -254,17 +282,32 @@ class FaithfulnessView(BaseModel):
     seconds: float
 
 
+    @classmethod
+    def of(
+        cls, job_id: str, result: FaithfulnessResult, workspace: Workspace
+    ) -> "FaithfulnessView":
+        return cls(**result.summary())
+
+
+@job_kind("lab")
+@job_kind("compress")
+class ReportView:
+    """Shapes lab reports and compression runs: the report dataclass as JSON."""
+
+    @classmethod
+    def of(cls, job_id: str, result: Any, workspace: Workspace) -> dict[str, Any]:
+        return dataclasses.asdict(result)
+
+
 class JobView(BaseModel):
     id: str
-    kind: Literal["explanation", "attack", "sanity", "faithfulness", "lab", "compress"]
+    kind: Literal[tuple(JOB_KINDS.names())]  # type: ignore[valid-type]
     status: Literal["queued", "running", "done", "failed", "cancelled", "timeout"]
     progress: float = Field(ge=0.0, le=1.0)
     eta_seconds: float | None
     elapsed_seconds: float | None
     request: dict[str, Any]
-    result: ExplanationView | AttackView | SanityView | FaithfulnessView | dict[str, Any] | None = (
-        None  # a dict: a Shapes lab report (app/shapes/lab.py) or a compression run
-    )
+    result: Any = Field(None, description="The result as the job's kind shows it (when done)")
     error: str | None = None
     error_status: int | None = None
     reused: bool = Field(False, description="True when an identical earlier job answered")
@@ -273,19 +316,9 @@ class JobView(BaseModel):
 
     @classmethod
     def of(cls, job: Job, workspace: Workspace, reused: bool = False) -> "JobView":
-        result: ExplanationView | AttackView | SanityView | FaithfulnessView | dict[str, Any] | None
         result = None
-        done = job.status == "done"
-        if done and isinstance(job.result, Explanation):
-            result = ExplanationView.of(job.id, job.result)
-        elif done and isinstance(job.result, AttackOutcome):
-            result = AttackView.of(job.id, job.result, workspace)
-        elif done and isinstance(job.result, RandomizationResult):
-            result = SanityView.of(job.id, job.result)
-        elif done and isinstance(job.result, FaithfulnessResult):
-            result = FaithfulnessView(**job.result.summary())
-        elif done and job.kind in ("lab", "compress"):
-            result = dataclasses.asdict(job.result)
+        if job.status == "done":
+            result = JOB_KINDS.get(job.kind).of(job.id, job.result, workspace)
         return cls(
             id=job.id,
             kind=job.kind,

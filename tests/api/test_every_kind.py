@@ -1,0 +1,129 @@
+"""One real result of every job kind survives a restart: run each kind through the HTTP API, start
+a new server on the same data directory, and read every result back unchanged.
+
+Driven by the registries: a new job kind, lab experiment or result type that this test does not
+produce fails it, so nothing registered can be silently unstorable (as `Recovery` once was).
+"""
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from app.jobs.kinds import JOB_KINDS
+from app.main import create_app
+from app.results import RESULT_TYPES
+from app.settings import Settings
+from app.shapes import EXPERIMENTS
+from app.zoo import LoadedModel, load_model
+from app.zoo.pool import ModelPool
+from tests.api.helpers import png_bytes, upload, wait_job
+from tests.jobs.test_store import _equal
+
+# The smallest real run of each experiment, in an order that satisfies their `needs`.
+_EXPERIMENTS = {
+    "transfer": {"modes": ["head"], "head_epochs": 1, "train_images": 10, "test_images": 10},
+    "distill": {"epochs": 1, "train_images": 10, "test_images": 10, "width": 4},
+    "evaluate": {"methods": ["saliency"], "images": 2},
+    "fewshot": {"shots": 1, "test_images": 10, "size": 32},
+}
+_COMPRESSION = {
+    "variants": [{"recipe": "prune_magnitude", "params": {"recovery_epochs": 1}}],
+    "methods": ["saliency"],
+    "drift_images": 1,
+    "augmentations": 1,
+    "calibration_augmentations": 2,
+    "latency_repeats": 3,
+    "sensitivity_sparsity": 0.5,
+}
+
+
+def _started(response: Any) -> str:
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _run_every_kind(client: TestClient) -> dict[str, list[str]]:
+    """Job ids by kind, one or more finished jobs of each."""
+    image = upload(client, png_bytes())["id"]
+    subject = {"image_id": image, "method": "saliency", "target": 1}
+    ids = {
+        "explanation": [_started(client.post("/api/explanations", json=subject))],
+        "attack": [_started(client.post("/api/attacks", json={**subject, "method": "fgsm"}))],
+        "sanity": [_started(client.post("/api/sanity", json={**subject, "steps": 2}))],
+        "faithfulness": [_started(client.post("/api/faithfulness", json={**subject, "steps": 4}))],
+        "lab": [],
+        "compress": [],
+    }
+    for job_ids in ids.values():
+        for job_id in job_ids:
+            assert wait_job(client, job_id, timeout=120)["status"] == "done"
+    for name, params in _EXPERIMENTS.items():
+        job_id = _started(client.post(f"/api/lab/experiments/{name}", json=params))
+        view = wait_job(client, job_id, timeout=300)
+        assert view["status"] == "done", (name, view["error"])
+        ids["lab"].append(job_id)
+    body = {"image_id": image, "params": _COMPRESSION}
+    job_id = _started(client.post("/api/compress/runs", json=body))
+    view = wait_job(client, job_id, timeout=300)
+    assert view["status"] == "done", view["error"]
+    assert view["result"]["rows"][1]["recovery"]["epochs"] == 1
+    ids["compress"].append(job_id)
+    return ids
+
+
+def _type_names(value: Any) -> Iterator[str]:
+    """Every dataclass type in a result, nested ones included."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        yield type(value).__name__
+        for field in dataclasses.fields(value):
+            yield from _type_names(getattr(value, field.name))
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _type_names(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _type_names(item)
+
+
+def test_a_result_of_every_kind_survives_a_restart(
+    api_settings: Settings, tiny_model: LoadedModel
+) -> None:
+    settings = api_settings.model_copy(update={"max_queued_jobs": 4})
+
+    def server() -> TestClient:
+        pool = ModelPool(settings, load_model, preloaded=[tiny_model])
+        return TestClient(create_app(settings, pool))
+
+    with server() as client:
+        ids = _run_every_kind(client)
+        before = {
+            job_id: client.get(f"/api/jobs/{job_id}").json() for v in ids.values() for job_id in v
+        }
+        originals = {
+            job_id: client.app.state.workspace.jobs.get(job_id).result for job_id in before
+        }  # type: ignore[attr-defined]
+
+    assert set(ids) == set(JOB_KINDS.names()), "a job kind has no example in this test"
+    assert list(_EXPERIMENTS) == EXPERIMENTS.names(), "an experiment has no example in this test"
+    seen = {name for result in originals.values() for name in _type_names(result)}
+    assert seen >= set(RESULT_TYPES.names()) - {"StoredImage"}, "a result type is never stored"
+
+    with server() as restarted:  # a new process would see the same: the data dir is all it has
+        workspace = restarted.app.state.workspace  # type: ignore[attr-defined]
+        for job_id, view in before.items():
+            response = restarted.get(f"/api/jobs/{job_id}")
+            assert response.status_code == 200, (view["kind"], response.text)
+            again = response.json()
+            assert again["status"] == "done" and again["result"] == view["result"], view["kind"]
+            _equal(originals[job_id], workspace.jobs.get(job_id).result)
+        overlay = restarted.get(ids["explanation"][0].join(["/api/jobs/", "/overlay.png"]))
+        assert overlay.status_code == 200
+
+
+def test_the_equality_helper_can_fail() -> None:
+    with pytest.raises(AssertionError):
+        _equal({"a": np.zeros(2)}, {"a": np.ones(2)})
