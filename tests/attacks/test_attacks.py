@@ -1,3 +1,7 @@
+"""Each attack's math against a reference: Captum's FGSM and PGD, the closed form of FGSM and of
+the targeted attack on a linear model, and the default model really fooled. What every attack
+must do (ε, [0, 1], determinism, the model left unchanged) is in test_contract.py."""
+
 import numpy as np
 import pytest
 import torch
@@ -6,9 +10,8 @@ from captum.robust import FGSM as CaptumFGSM
 from captum.robust import PGD as CaptumPGD
 from torch import nn
 
-from app.attacks import ATTACKS, attack
-from app.errors import BadParameter, BadTarget, UnknownAttack
-from tests.models import LinearNet, assert_unchanged, fingerprint, linear_gradient, loaded
+from app.attacks import attack
+from tests.models import LinearNet, linear_gradient, loaded
 
 
 def closed_form_fgsm(model, pixels, label, epsilon, targeted, network=None):
@@ -31,12 +34,6 @@ def captum_attack(kind, model, pixels, label, targeted, **kwargs):
     attacker = CaptumPGD(model.module, loss_func=loss, lower_bound=0.0, upper_bound=1.0)
     attacker.fgsm.zero_thresh = 0.0
     return attacker.perturb(pixels[None], target=label, targeted=targeted, norm="Linf", **kwargs)[0]
-
-
-def test_registry() -> None:
-    assert ATTACKS.names() == ["fgsm", "pgd", "targeted"]
-    with pytest.raises(UnknownAttack):
-        ATTACKS.get("deepfool")
 
 
 @pytest.mark.parametrize("target", [None, 6])
@@ -79,13 +76,6 @@ def test_pgd_matches_captum(target, tiny, pixels) -> None:
     assert np.abs(result.perturbation).max() <= 0.03 + 1e-6
 
 
-def test_pgd_random_start_is_seeded(tiny, pixels) -> None:
-    params = {"epsilon": 0.03, "steps": 2, "random_start": True, "seed": 4}
-    first = attack(tiny, pixels, "pgd", params=params)
-    second = attack(tiny, pixels, "pgd", params=params)
-    np.testing.assert_array_equal(first.adversarial, second.adversarial)
-
-
 def test_targeted_closed_form_on_linear_model(pixels) -> None:
     """With λ = 0 the objective is logit[t] = w_t · x + b, linear in r: the optimum on the ε-box is
     r = ε · sign(w_t), clipped to valid pixels."""
@@ -112,27 +102,3 @@ def test_targeted_reaches_the_class_on_default_model(default_model, chelsea) -> 
     result = attack(default_model, chelsea, "targeted", target=1, params={"epsilon": 8 / 255})
     assert result.label_after == 1 and result.success  # goldfish
     assert np.abs(result.perturbation).max() <= 8 / 255 + 1e-6
-
-
-@pytest.mark.parametrize("name", ["fgsm", "pgd", "targeted"])
-def test_model_unchanged(name, tiny, pixels) -> None:
-    before = fingerprint(tiny.module)
-    attack(tiny, pixels, name, target=1, params={"epsilon": 0.02})
-    assert_unchanged(before, fingerprint(tiny.module))
-
-
-def test_bad_requests(tiny, pixels) -> None:
-    with pytest.raises(BadTarget, match="needs a target"):
-        attack(tiny, pixels, "targeted")
-    with pytest.raises(BadTarget, match="out of range"):
-        attack(tiny, pixels, "fgsm", target=99)
-    with pytest.raises(BadParameter, match="epsilon"):
-        attack(tiny, pixels, "fgsm", params={"epsilon": -1})
-    with pytest.raises(UnknownAttack):
-        attack(tiny, pixels, "nope")
-
-
-def test_zero_epsilon_changes_nothing(tiny, pixels) -> None:
-    result = attack(tiny, pixels, "pgd", params={"epsilon": 0.0})
-    np.testing.assert_array_equal(result.adversarial, pixels.numpy())
-    assert not result.success
