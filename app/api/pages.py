@@ -1,5 +1,7 @@
 """The HTML pages. Each is a template plus one ES module in static/js; data comes from /api."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -14,7 +16,8 @@ from app.explain.exact_shapley import (
     marginal_contributions,
     shapley_values,
 )
-from app.shapes.lab import SIZE
+from app.explain.kernel_shap import KernelShap
+from app.shapes import SIZE
 
 __all__ = ["router"]
 
@@ -27,30 +30,59 @@ _SWAGGER_FILES = {
 }
 
 
+@dataclass(frozen=True)
+class NavEntry:
+    name: str  # also the page's template folder and its static/js module
+    path: str
+    title: str
+
+
+NAV: list[NavEntry] = []
+"""The pages in the navigation bar, in order: `@page` adds one."""
+
+PageHandler = Callable[..., HTMLResponse]
+
+
+def page(path: str, name: str, title: str) -> Callable[[PageHandler], PageHandler]:
+    """Serve a page at `path` and list it in the navigation bar (a new page: one decorator, its
+    template `templates/NAME/index.html` and its module `static/js/NAME.js`)."""
+    if any(entry.name == name for entry in NAV):
+        raise ValueError(f"page {name!r} is registered twice")
+    NAV.append(NavEntry(name, path, title))
+    return router.get(path, response_class=HTMLResponse)
+
+
 def _page(
-    request: Request, workspace: WorkspaceDep, template: str, **context: object
+    request: Request, workspace: WorkspaceDep, name: str, template: str = "", **context: object
 ) -> HTMLResponse:
+    """The page `name` (templates/NAME/index.html unless `template` says otherwise)."""
     token = workspace.settings.api_token
     csrf = None if token is None else csrf_token(token.get_secret_value())
     response: HTMLResponse = request.app.state.templates.TemplateResponse(
         request,
-        template,
-        {"default_model": workspace.settings.default_model, "csrf_token": csrf, **context},
+        template or f"{name}/index.html",
+        {
+            "default_model": workspace.settings.default_model,
+            "csrf_token": csrf,
+            "nav": NAV,
+            "page": name,
+            **context,
+        },
     )
     return response
 
 
-@router.get("/", response_class=HTMLResponse)
+@page("/", "explain", "Explain")
 def explain_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
-    return _page(request, workspace, "explain/index.html", page="explain")
+    return _page(request, workspace, "explain")
 
 
-@router.get("/attack", response_class=HTMLResponse)
+@page("/attack", "attack", "Attack")
 def attack_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
-    return _page(request, workspace, "attack/index.html", page="attack")
+    return _page(request, workspace, "attack")
 
 
-@router.get("/shapley", response_class=HTMLResponse)
+@page("/shapley", "shapley", "Shapley values")
 def shapley_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
     coalitions = [
         (" + ".join(p for p in LECTURE_PLAYERS if p in coalition), worth)
@@ -60,8 +92,8 @@ def shapley_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
     return _page(
         request,
         workspace,
-        "shapley/index.html",
-        page="shapley",
+        "shapley",
+        method=KernelShap.name,  # the map of the image: Shapley values of its superpixels
         players=LECTURE_PLAYERS,
         coalitions=coalitions,
         orderings=orderings,
@@ -70,21 +102,26 @@ def shapley_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
     )
 
 
-@router.get("/lab", response_class=HTMLResponse)
+@page("/lab", "lab", "Shapes lab")
 def lab_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
-    return _page(request, workspace, "lab/index.html", page="lab", size=SIZE)
+    return _page(request, workspace, "lab", size=SIZE)
 
 
-@router.get("/compress", response_class=HTMLResponse)
+@page("/compress", "compress", "Compress")
 def compress_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
-    return _page(request, workspace, "compress/index.html", page="compress")
+    return _page(request, workspace, "compress")
 
 
 @router.get("/docs", response_class=HTMLResponse)
 def read_api_docs(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
     """Swagger UI for /openapi.json, with its files served from here (no CDN, no inline script)."""
     return _page(
-        request, workspace, "docs.html", openapi_url=request.app.openapi_url, swagger=_SWAGGER
+        request,
+        workspace,
+        "docs",
+        "docs.html",
+        openapi_url=request.app.openapi_url,
+        swagger=_SWAGGER,
     )
 
 
