@@ -54,7 +54,7 @@ def test_progress_eta_and_result(queue: JobQueue) -> None:
     gate = Gate(steps=4)
     job, new = queue.submit("test", "a", {}, gate)
     assert new
-    gate.started.wait(5)
+    assert gate.started.wait(5)
     gate.open(2)
     wait_for(lambda: job.progress >= 0.5)
     assert job.status == JobStatus.RUNNING
@@ -79,7 +79,7 @@ def test_the_same_key_reuses_the_job(queue: JobQueue) -> None:
 def test_cancel_stops_a_running_job_and_frees_the_worker(queue: JobQueue) -> None:
     gate = Gate(steps=100)
     job, _ = queue.submit("test", "slow", {}, gate)
-    gate.started.wait(5)
+    assert gate.started.wait(5)
     gate.open(3)
     wait_for(lambda: job.progress > 0)
     queue.cancel(job.id)
@@ -96,20 +96,25 @@ def test_cancel_stops_a_running_job_and_frees_the_worker(queue: JobQueue) -> Non
 def test_cancel_a_waiting_job_never_runs_it(queue: JobQueue) -> None:
     gate = Gate(steps=1)
     running, _ = queue.submit("test", "first", {}, gate)
-    gate.started.wait(5)
+    assert gate.started.wait(5)
     ran = []
     waiting, _ = queue.submit("test", "second", {}, lambda progress: ran.append(1))
     queue.cancel(waiting.id)
+    assert waiting.status == JobStatus.CANCELLED
     gate.open()
     wait_for(finished(running))
-    time.sleep(0.1)
+    # The one worker takes jobs in order: once a later job has run, it has passed the cancelled
+    # one, which had its only chance to run (wrongly) before it.
+    later, _ = queue.submit("test", "third", {}, lambda progress: "later")
+    wait_for(finished(later))
+    assert later.status == JobStatus.DONE
     assert waiting.status == JobStatus.CANCELLED and ran == []
 
 
 def test_a_full_queue_refuses_at_once(queue: JobQueue) -> None:
     gate = Gate(steps=1)
     queue.submit("test", "running", {}, gate)
-    gate.started.wait(5)
+    assert gate.started.wait(5)
     queue.submit("test", "waiting", {}, lambda progress: None)
     started = time.monotonic()
     with pytest.raises(Busy, match="busy"):
