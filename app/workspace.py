@@ -29,7 +29,7 @@ from app.explain import METHODS, Explanation, explain
 from app.explain.engine import check_class
 from app.imaging import decode_image, sample_image
 from app.jobs.codec import decode_result, encode_result
-from app.jobs.images import ImageStore, StoredImage
+from app.jobs.images import KEPT_PIXELS, ImageStore, StoredImage
 from app.jobs.queue import Job, JobQueue, JobStatus
 from app.jobs.store import Database
 from app.params import Progress, parse_params
@@ -88,7 +88,7 @@ class Workspace:
         def reload(kind: Literal["upload", "sample"], content: bytes) -> Image.Image:
             if kind == "sample":
                 return sample_image(content.decode().removeprefix("sample:"))
-            return decode_image(content, *limits)
+            return decode_image(content, *limits, keep_pixels=KEPT_PIXELS)
 
         images = ImageStore(settings.kept_images, database, reload)
         jobs = JobQueue(
@@ -106,7 +106,8 @@ class Workspace:
 
     def add_upload(self, content: bytes, filename: str) -> StoredImage:
         limits = self.settings.max_image_bytes, self.settings.max_image_pixels
-        return self.images.add(decode_image(content, *limits), filename, content)
+        image = decode_image(content, *limits, keep_pixels=KEPT_PIXELS)
+        return self.images.add(image, filename, content)
 
     def add_sample(self, name: str) -> StoredImage:
         return self.images.add(sample_image(name), name, f"sample:{name}".encode(), kind="sample")

@@ -64,8 +64,8 @@ class ImageView(BaseModel):
         return cls(
             id=image.id,
             name=image.name,
-            width=image.image.width,
-            height=image.image.height,
+            width=image.width,
+            height=image.height,
             model=model,
             view_url=f"/api/images/{image.id}/view.png?model={model}",
             predictions=[PredictionView.of(p) for p in predictions],

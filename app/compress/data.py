@@ -10,6 +10,7 @@ import hashlib
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -18,8 +19,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageEnhance, ImageOps
 
-from app.errors import BadImage, BadParameter, LanternError, UnknownDataset
-from app.imaging.decode import decode_image
+from app.errors import BadImage, BadParameter, LanternError, UnknownDataset, UnsupportedImage
+from app.imaging.decode import decode_image, inspect_image
 from app.imaging.samples import SAMPLES, sample_image
 from app.zoo import LoadedModel
 
@@ -28,6 +29,7 @@ __all__ = [
     "EvaluationSet",
     "Source",
     "build_evaluation_set",
+    "count_images",
     "folder_sources",
     "gallery_sources",
     "store_dataset",
@@ -39,13 +41,24 @@ MAX_IMAGES = 2000
 MAX_ZIP_BYTES = 500 * 1024 * 1024  # uncompressed, all members together
 _MAX_ENTRIES = 10 * MAX_IMAGES  # files, folders and skipped notes included
 _SKIPPED = (".txt", ".json", ".md", ".csv", ".yaml", ".yml")
+_CHUNK = 64 * 1024  # a zip member is read (and decompressed) this much at a time
+_END = b"PK\x05\x06"
+_CENTRAL = b"PK\x01\x02"
+_ZIP64_LOCATOR = b"PK\x06\x07"
+_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
 
 
 @dataclass(frozen=True)
 class Source:
+    """An image by name, decoded only when `image` is read (one at a time, inside a job)."""
+
     name: str
-    image: Image.Image
+    load: Callable[[], Image.Image]
     label: str | None = None  # the class folder it came from
+
+    @property
+    def image(self) -> Image.Image:
+        return self.load()
 
 
 @dataclass(frozen=True)
@@ -66,7 +79,11 @@ class EvaluationSet:
 
 
 def gallery_sources() -> list[Source]:
-    return [Source(name, sample_image(name)) for name in SAMPLES]
+    return [Source(name, _sample_loader(name)) for name in SAMPLES]
+
+
+def _sample_loader(name: str) -> Callable[[], Image.Image]:
+    return lambda: sample_image(name)
 
 
 def folder_sources(folder: Path, max_bytes: int, max_pixels: int) -> list[Source]:
@@ -82,41 +99,99 @@ def folder_sources(folder: Path, max_bytes: int, max_pixels: int) -> list[Source
 
 
 def zip_sources(content: bytes, max_bytes: int, max_pixels: int) -> list[Source]:
-    """Images in a zip archive, laid out like a folder; read in memory, never extracted."""
-    declared = _declared_entries(content)
-    if declared is None:
-        raise BadImage("this is not a zip archive")
-    if declared > _MAX_ENTRIES:
-        raise BadImage(f"the archive lists more than {_MAX_ENTRIES:,} files")
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(content))
-    except zipfile.BadZipFile:
-        raise BadImage("this is not a zip archive") from None
+    """Images in a zip archive, laid out like a folder; read in memory, never extracted.
+
+    Every member is read once here, in bounded chunks, counting its real size (stored and
+    deflate members only) and checking its CRC and image header; none is decoded. A Source
+    decodes its member again when the job asks for its image."""
+    archive = _open_zip(content)
     members = [
         m for m in archive.infolist() if not m.is_dir() and _wanted(PurePosixPath(m.filename))
     ]
     if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
         raise BadImage(f"the archive unpacks to more than {MAX_ZIP_BYTES // 2**20} MiB")
     for member in members:
-        if member.file_size > max_bytes:
-            raise BadImage(f"{member.filename} is over the {max_bytes:,}-byte image limit")
+        _check_member(member, max_bytes)
 
     def reader(member: zipfile.ZipInfo) -> Callable[[], bytes]:
-        return lambda: archive.read(member)
+        return lambda: _read_member(archive, member, max_bytes)
 
     entries = [(m.filename, reader(m)) for m in sorted(members, key=lambda m: m.filename)]
     return _sources(entries[: MAX_IMAGES + 1], max_bytes, max_pixels)
 
 
-def _declared_entries(content: bytes) -> int | None:
-    """The file count in the zip's end record, read before `zipfile` builds an object per
-    entry (millions of empty entries would otherwise cost gigabytes); None when there is none.
-    A zip64 archive says 0xFFFF here and counts as too many."""
-    tail = content[-(22 + 65_535) :]
-    end = tail.rfind(b"PK\x05\x06")
-    if end < 0 or len(tail) < end + 22:
-        return None
-    return int.from_bytes(tail[end + 10 : end + 12], "little")
+def count_images(content: bytes) -> int:
+    """How many images a zip would give (from its directory: nothing is decompressed)."""
+    archive = _open_zip(content)
+    return sum(not m.is_dir() and _wanted(PurePosixPath(m.filename)) for m in archive.infolist())
+
+
+def _open_zip(content: bytes) -> zipfile.ZipFile:
+    _count_entries(content)
+    try:
+        return zipfile.ZipFile(io.BytesIO(content))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
+        raise BadImage("this is not a zip archive (or its directory is corrupt)") from None
+
+
+def _count_entries(content: bytes) -> int:
+    """Walk the central directory as `zipfile` will, counting its records (the end record's
+    count is not trusted), and refuse before `zipfile` builds an object per entry: millions of
+    empty entries would otherwise cost gigabytes. Zip64 archives are refused."""
+    if len(content) >= 22 and content[-22:-18] == _END and content[-2:] == b"\0\0":
+        end = len(content) - 22
+    else:
+        end = content.rfind(_END, max(0, len(content) - 22 - 65_535))
+    if end < 0 or len(content) < end + 22:
+        raise BadImage("this is not a zip archive")
+    declared = int.from_bytes(content[end + 10 : end + 12], "little")
+    size = int.from_bytes(content[end + 12 : end + 16], "little")
+    offset = int.from_bytes(content[end + 16 : end + 20], "little")
+    if (
+        content[max(0, end - 20) : end].startswith(_ZIP64_LOCATOR)
+        or declared == 0xFFFF
+        or 0xFFFFFFFF in (size, offset)
+    ):
+        raise BadImage(f"zip64 archives are not accepted (more than {_MAX_ENTRIES:,} files?)")
+    position, count = max(0, end - size), 0
+    while position + 46 <= end and content[position : position + 4] == _CENTRAL:
+        count += 1
+        if count > _MAX_ENTRIES:
+            raise BadImage(f"the archive lists more than {_MAX_ENTRIES:,} files")
+        lengths = content[position + 28 : position + 34]
+        position += 46 + sum(int.from_bytes(lengths[i : i + 2], "little") for i in (0, 2, 4))
+    return count
+
+
+def _check_member(member: zipfile.ZipInfo, max_bytes: int) -> None:
+    if member.flag_bits & 0x1:
+        raise UnsupportedImage(f"{member.filename} is encrypted; encrypted zips are not accepted")
+    if member.compress_type not in _METHODS:
+        raise UnsupportedImage(
+            f"{member.filename} is compressed with method {member.compress_type}; "
+            "only stored and deflate members are accepted"
+        )
+    if member.file_size > max_bytes:
+        raise BadImage(f"{member.filename} is over the {max_bytes:,}-byte image limit")
+
+
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, max_bytes: int) -> bytes:
+    """The member's bytes, decompressed `_CHUNK` at a time and counted: never more than
+    `max_bytes` (plus one chunk) are held, whatever the headers claim; a bad CRC, a truncated
+    or corrupt stream is a BadImage."""
+    _check_member(member, max_bytes)
+    buffer = io.BytesIO()
+    try:
+        with archive.open(member) as stream:
+            while chunk := stream.read(_CHUNK):
+                if buffer.tell() + len(chunk) > max_bytes:
+                    raise BadImage(f"{member.filename} is over the {max_bytes:,}-byte image limit")
+                buffer.write(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError) as e:
+        raise BadImage(f"{member.filename}: a corrupt archive member ({e})") from None
+    except NotImplementedError:
+        raise UnsupportedImage(f"{member.filename}: an unsupported archive member") from None
+    return buffer.getvalue()
 
 
 def _wanted(path: PurePosixPath | Path) -> bool:
@@ -139,12 +214,24 @@ def _sources(entries: list[_Entry], max_bytes: int, max_pixels: int) -> list[Sou
     sources = []
     for name, read in entries:
         try:
-            image = decode_image(read(), max_bytes, max_pixels)
+            inspect_image(read(), max_bytes, max_pixels)  # header only: nothing is decoded
         except LanternError as error:
             raise type(error)(f"{name}: {error}") from None
         label = PurePosixPath(name).parts[0] if labelled else None
-        sources.append(Source(name, image, label))
+        sources.append(Source(name, _decoder(name, read, max_bytes, max_pixels), label))
     return sources
+
+
+def _decoder(
+    name: str, read: Callable[[], bytes], max_bytes: int, max_pixels: int
+) -> Callable[[], Image.Image]:
+    def load() -> Image.Image:
+        try:
+            return decode_image(read(), max_bytes, max_pixels)
+        except LanternError as error:
+            raise type(error)(f"{name}: {error}") from None
+
+    return load
 
 
 def _augment(image: Image.Image, rng: np.random.Generator) -> Image.Image:
@@ -192,14 +279,14 @@ def build_evaluation_set(
         calibration_rng = np.random.default_rng([seed, index, 1])
         originals.append(len(views))
         names.append(item.name)
-        views.append(model.preprocessing.model_view(item.image))
+        image = item.image  # decoded here, one source at a time
+        views.append(model.preprocessing.model_view(image))
         for k in range(augmentations):
             names.append(f"{item.name} (view {k + 1})")
-            views.append(model.preprocessing.model_view(_augment(item.image, rng)))
+            views.append(model.preprocessing.model_view(_augment(image, rng)))
         for _ in range(calibration_augmentations):
-            calibration.append(
-                model.preprocessing.model_view(_augment(item.image, calibration_rng))
-            )
+            calibration.append(model.preprocessing.model_view(_augment(image, calibration_rng)))
+        del image
         if item.label is not None:
             labels.extend([_class_index(model, item.label)] * (1 + augmentations))
     if not calibration:  # recipes need something to calibrate on
@@ -229,7 +316,8 @@ def _dataset_path(data_dir: Path, dataset_id: str) -> Path:
 
 
 def store_dataset(data_dir: Path, content: bytes, max_bytes: int, max_pixels: int) -> DatasetInfo:
-    """Check a zip of images (every image is decoded) and keep it under its content hash."""
+    """Check a zip of images (every member read, every header checked, none decoded) and keep
+    it under its content hash; the images are decoded in the jobs that use it."""
     sources = zip_sources(content, max_bytes, max_pixels)
     dataset_id = hashlib.sha256(content).hexdigest()[:16]
     path = _dataset_path(data_dir, dataset_id)

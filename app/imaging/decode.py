@@ -14,9 +14,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.errors import BadImage, ImageTooLarge, UnsupportedImage
 
-__all__ = ["ALLOWED_FORMATS", "decode_image", "read_image"]
+__all__ = ["ALLOWED_FORMATS", "decode_image", "inspect_image", "read_image"]
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
+_ORIENTATION = 0x0112  # the EXIF tag
 
 
 def read_image(path: Path, max_bytes: int, max_pixels: int) -> Image.Image:
@@ -37,13 +38,15 @@ def read_image(path: Path, max_bytes: int, max_pixels: int) -> Image.Image:
     return decode_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
 
 
-def decode_image(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
+def inspect_image(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
+    """Open an image and check its format and pixel count from the header; no pixel is decoded
+    (cheap enough for a request: a dataset upload checks every image this way)."""
     if len(data) > max_bytes:
         raise ImageTooLarge(f"the file is {len(data):,} bytes; the limit is {max_bytes:,} bytes")
     if not data:
         raise BadImage("the file is empty")
     try:
-        opened: Image.Image = Image.open(io.BytesIO(data), formats=None)
+        image: Image.Image = Image.open(io.BytesIO(data), formats=None)
     except UnidentifiedImageError:
         raise UnsupportedImage(
             "this is not an image Lantern can read; use " + ", ".join(ALLOWED_FORMATS)
@@ -52,9 +55,8 @@ def decode_image(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
         raise ImageTooLarge(
             f"the image claims more pixels than the limit of {max_pixels:,} pixels"
         ) from None
-    except OSError as error:
+    except (OSError, SyntaxError, ValueError) as error:
         raise BadImage(f"the image could not be read: {error}") from None
-    image = opened
     if image.format not in ALLOWED_FORMATS:
         raise UnsupportedImage(
             f"{image.format} images are not accepted; use " + ", ".join(ALLOWED_FORMATS)
@@ -67,13 +69,42 @@ def decode_image(data: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
         )
     if width < 1 or height < 1:
         raise BadImage("the image has no pixels")
+    return image
+
+
+def decode_image(
+    data: bytes, max_bytes: int, max_pixels: int, keep_pixels: int | None = None
+) -> Image.Image:
+    """Decode to RGB. With `keep_pixels`, an image with more pixels is reduced to about that
+    many (a JPEG already while decoding), so a 40 MP photo is not kept at full size; then
+    `info["original_size"]` holds the (width, height) it had."""
+    image = inspect_image(data, max_bytes, max_pixels)
+    original_size = image.size
     try:
         image.seek(0)
+        if keep_pixels is not None and image.format == "JPEG":
+            image.draft("RGB", _reduced_size(image.size, keep_pixels))
         image.load()
-        image = ImageOps.exif_transpose(image)
-        return _to_rgb(image)
+        orientation = image.getexif().get(_ORIENTATION, 1)
+        if orientation != 1:  # else no copy of a large image
+            image = ImageOps.exif_transpose(image)
+            if orientation in (5, 6, 7, 8):  # a quarter turn: width and height trade places
+                original_size = original_size[::-1]
+        image = _to_rgb(image)
     except (OSError, SyntaxError, ValueError) as error:
         raise BadImage(f"the image is truncated or corrupt: {error}") from None
+    if keep_pixels is not None and image.width * image.height > keep_pixels:
+        size = _reduced_size(image.size, keep_pixels)
+        image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if keep_pixels is not None and image.size != original_size:
+        image.info["original_size"] = original_size
+    return image
+
+
+def _reduced_size(size: tuple[int, int], pixels: int) -> tuple[int, int]:
+    width, height = size
+    scale = min(1.0, (pixels / (width * height)) ** 0.5)
+    return max(1, int(width * scale)), max(1, int(height * scale))
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -93,4 +124,4 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")

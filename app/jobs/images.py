@@ -1,12 +1,16 @@
 """Images the user uploaded (or an attack produced), by content hash: the most recent in memory,
-and (with a database) on disk, so they outlive a restart."""
+and (with a database) on disk, so they outlive a restart.
+
+In memory an image is kept at the size the models and the page need (at most KEPT_PIXELS, about
+6 MB of RGB), never at its decoded full size (a 40 MP photo is 120 MB): 256 kept images stay
+under 1.5 GB. The original bytes live only in the database."""
 
 import hashlib
 import io
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -18,7 +22,9 @@ from app.imaging import pixels_to_image
 from app.jobs.store import Database, ImageRow
 from app.zoo import LoadedModel
 
-__all__ = ["ImageStore", "StoredImage"]
+__all__ = ["KEPT_PIXELS", "ImageStore", "StoredImage"]
+
+KEPT_PIXELS = 2_000_000  # shorter side >= 1,000 px up to 2:1, far above any model's input
 
 
 @dataclass(frozen=True)
@@ -28,8 +34,17 @@ class StoredImage:
 
     id: str
     name: str  # as the client gave it: display only (escaped), never a path
-    image: Image.Image
+    image: Image.Image  # at most KEPT_PIXELS (reduced when the original had more)
     pixels: np.ndarray | None = None
+    original_size: tuple[int, int] | None = None  # (width, height) before it was reduced
+
+    @property
+    def width(self) -> int:
+        return (self.original_size or self.image.size)[0]
+
+    @property
+    def height(self) -> int:
+        return (self.original_size or self.image.size)[1]
 
     def model_view(self, model: LoadedModel) -> torch.Tensor:
         """(3, S, S) pixels in [0, 1], exactly what `model` sees."""
@@ -61,7 +76,7 @@ class ImageStore:
         kind: Literal["upload", "sample"] = "upload",
     ) -> StoredImage:
         """Store an image under the hash of its bytes (the same file gives the same id)."""
-        stored = StoredImage(_digest(content), name[:200], image)
+        stored = _reduced(StoredImage(_digest(content), name[:200], image))
         with self._lock:
             known = stored.id in self._images
         if not known:  # the same bytes again: already stored
@@ -102,7 +117,8 @@ class ImageStore:
                 stored = StoredImage(row.id, row.name, pixels_to_image(exact), exact)
             elif self._reload is not None and row.kind in ("upload", "sample"):
                 kind: Literal["upload", "sample"] = "upload" if row.kind == "upload" else "sample"
-                stored = StoredImage(row.id, row.name, self._reload(kind, row.content))
+                reloaded = StoredImage(row.id, row.name, self._reload(kind, row.content))
+                stored = _reduced(reloaded)
             else:
                 return None
         except (LanternError, ValueError, OSError):
@@ -116,6 +132,18 @@ class ImageStore:
             while len(self._images) > self._kept:
                 self._images.popitem(last=False)
             return self._images[stored.id]
+
+
+def _reduced(stored: StoredImage) -> StoredImage:
+    """`stored` with its image at most KEPT_PIXELS, remembering the original size."""
+    image = stored.image
+    if image.width * image.height <= KEPT_PIXELS:
+        original = image.info.get("original_size")  # reduced while decoding (decode_image)
+        return stored if original is None else replace(stored, original_size=tuple(original))
+    scale = (KEPT_PIXELS / (image.width * image.height)) ** 0.5
+    size = max(1, int(image.width * scale)), max(1, int(image.height * scale))
+    small = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return StoredImage(stored.id, stored.name, small, stored.pixels, image.size)
 
 
 def _digest(content: bytes) -> str:
