@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from app.attacks.base import ATTACKS, AttackResult
+from app.attacks.base import ATTACKS, AttackResult, Goal, GradientAttack
 from app.attacks.engine import check_attack_target, package_attack
 from app.errors import UnsupportedMethod
 from app.explain.base import METHODS, Attribution, Explanation, GradientMethod
@@ -68,7 +68,7 @@ def run_panel(
     batch = check_input(model, pixels)
     probs = model.probabilities(batch)[0]
     chosen = check_target(model, target, probs)
-    label = int(probs.argmax())
+    goal = Goal(int(probs.argmax()))  # the panel's attacks are untargeted
     for name in attackers:
         check_attack_target(model, name, None, probs)
 
@@ -77,9 +77,8 @@ def run_panel(
         if isinstance(explainer, GradientMethod):
             requests[name] = explainer.gradient_request(model, chosen, parsed[name])
     for name, attacker in attackers.items():
-        request = attacker.gradient_request(model, label, None, attack_params[name])
-        if request is not None:
-            requests[name] = request
+        if isinstance(attacker, GradientAttack):
+            requests[name] = attacker.gradient_request(model, goal, attack_params[name])
     shared_started = time.perf_counter()
     gradients, report = (
         input_gradients(model, batch, list(requests.values())) if requests else ([], None)
@@ -109,11 +108,10 @@ def run_panel(
     for name, attacker in attackers.items():
         own_started = own_start(name)
         if name in by_name:
-            adversarial = attacker.from_gradient(batch, by_name[name], None, attack_params[name])
+            assert isinstance(attacker, GradientAttack)
+            adversarial = attacker.from_gradient(batch, by_name[name], goal, attack_params[name])
         else:
-            adversarial = attacker.perturb(
-                model, batch, label, None, attack_params[name], no_progress
-            )
+            adversarial = attacker.perturb(model, batch, goal, attack_params[name], no_progress)
         results[name] = package_attack(
             model, name, batch, probs, adversarial.detach(), None, attack_params[name], own_started
         )

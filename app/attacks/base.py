@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from app.errors import UnknownAttack
-from app.explain.shared_pass import GradientRequest, Seed
+from app.explain.shared_pass import GradientRequest, Seed, input_gradients
 from app.params import Params, Progress
 from app.registry import Registry
 from app.results import result_type
@@ -22,6 +22,8 @@ __all__ = [
     "Attack",
     "AttackParams",
     "AttackResult",
+    "Goal",
+    "GradientAttack",
     "cross_entropy_seed",
     "loss_gradient",
 ]
@@ -90,6 +92,25 @@ def loss_gradient(model: LoadedModel, pixels: torch.Tensor, label: int) -> torch
     return grad
 
 
+@dataclass(frozen=True)
+class Goal:
+    """What an attack is after: moving the image away from `label`, its clean prediction, or,
+    with `target`, making the model predict that class."""
+
+    label: int
+    target: int | None = None
+
+    @property
+    def loss_class(self) -> int:
+        """The class whose cross-entropy the attack follows: `label`'s up, or `target`'s down."""
+        return self.label if self.target is None else self.target
+
+    @property
+    def direction(self) -> float:
+        """+1 to ascend the loss (away from `label`), -1 to descend it (towards `target`)."""
+        return 1.0 if self.target is None else -1.0
+
+
 class Attack(ABC):
     name: ClassVar[str]
     title: ClassVar[str]
@@ -99,31 +120,32 @@ class Attack(ABC):
 
     @abstractmethod
     def perturb(
-        self,
-        model: LoadedModel,
-        pixels: torch.Tensor,
-        label: int,
-        target: int | None,
-        params: Any,
-        progress: Progress,
+        self, model: LoadedModel, pixels: torch.Tensor, goal: Goal, params: Any, progress: Progress
     ) -> torch.Tensor:
-        """(1, 3, H, W) adversarial pixels in [0, 1], within ε of `pixels` in L∞.
+        """(1, 3, H, W) adversarial pixels in [0, 1], within ε of `pixels` in L∞."""
 
-        label: the clean prediction; target: the class to reach, or None to move away from label.
-        """
 
-    def gradient_request(
-        self, model: LoadedModel, label: int, target: int | None, params: Any
-    ) -> GradientRequest | None:
-        """Attacks made of one gradient step return the gradient they need, so that a panel
-        can share one batched pass with gradient methods (app/panel.py); others None."""
-        return None
+class GradientAttack(Attack):
+    """An attack made of one input gradient: it can share a batched pass with gradient
+    explanation methods and other such attacks (app/explain/shared_pass.py, app/panel.py)."""
 
+    @abstractmethod
+    def gradient_request(self, model: LoadedModel, goal: Goal, params: Any) -> GradientRequest:
+        """The output gradient this attack needs."""
+
+    @abstractmethod
     def from_gradient(
-        self, pixels: torch.Tensor, gradient: torch.Tensor, target: int | None, params: Any
+        self, pixels: torch.Tensor, gradient: torch.Tensor, goal: Goal, params: Any
     ) -> torch.Tensor:
         """The adversarial pixels from the requested (3, H, W) gradient."""
-        raise NotImplementedError(f"{self.name} takes more than one gradient")
+
+    def perturb(
+        self, model: LoadedModel, pixels: torch.Tensor, goal: Goal, params: Any, progress: Progress
+    ) -> torch.Tensor:
+        request = self.gradient_request(model, goal, params)
+        (gradient,), _ = input_gradients(model, pixels, [request])
+        progress(1, 1)
+        return self.from_gradient(pixels, gradient, goal, params)
 
 
 def cross_entropy_seed(label: int) -> Seed:

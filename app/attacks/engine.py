@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from app.attacks.base import ATTACKS, AttackParams, AttackResult
+from app.attacks.base import ATTACKS, AttackParams, AttackResult, Goal
 from app.errors import BadTarget
 from app.explain.engine import check_input, check_target
 from app.params import Progress, no_progress, parse_params
@@ -31,7 +31,7 @@ def attack(
     label = int(probs_before.argmax())
     check_attack_target(model, method, target, probs_before)
     started = time.perf_counter()
-    adversarial = attacker.perturb(model, batch, label, target, parsed, progress).detach()
+    adversarial = attacker.perturb(model, batch, Goal(label, target), parsed, progress).detach()
     return package_attack(model, method, batch, probs_before, adversarial, target, parsed, started)
 
 

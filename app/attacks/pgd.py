@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from pydantic import Field
 
-from app.attacks.base import ATTACKS, Attack, AttackParams, loss_gradient
+from app.attacks.base import ATTACKS, Attack, AttackParams, Goal, loss_gradient
 from app.params import Progress
 from app.zoo import LoadedModel
 
@@ -33,13 +33,7 @@ class Pgd(Attack):
     Params = PgdParams
 
     def perturb(
-        self,
-        model: LoadedModel,
-        pixels: torch.Tensor,
-        label: int,
-        target: int | None,
-        params: Any,
-        progress: Progress,
+        self, model: LoadedModel, pixels: torch.Tensor, goal: Goal, params: Any, progress: Progress
     ) -> torch.Tensor:
         epsilon = params.epsilon
         step_size = params.step_size if params.step_size is not None else epsilon / 4
@@ -49,11 +43,8 @@ class Pgd(Attack):
             start = torch.rand(pixels.shape, generator=generator).to(pixels.device)
             adversarial = (pixels + (2 * start - 1) * epsilon).clamp(0.0, 1.0)
         for step in range(params.steps):
-            if target is None:
-                move = step_size * loss_gradient(model, adversarial, label).sign()
-            else:
-                move = -step_size * loss_gradient(model, adversarial, target).sign()
-            adversarial = adversarial + move
+            gradient = loss_gradient(model, adversarial, goal.loss_class)
+            adversarial = adversarial + goal.direction * step_size * gradient.sign()
             adversarial = torch.min(torch.max(adversarial, pixels - epsilon), pixels + epsilon)
             adversarial = adversarial.clamp(0.0, 1.0)
             progress(step + 1, params.steps)

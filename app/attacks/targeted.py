@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from pydantic import Field
 
-from app.attacks.base import ATTACKS, Attack, AttackParams
+from app.attacks.base import ATTACKS, Attack, AttackParams, Goal
 from app.params import Progress
 from app.zoo import LoadedModel
 
@@ -38,14 +38,9 @@ class Targeted(Attack):
     needs_target = True
 
     def perturb(
-        self,
-        model: LoadedModel,
-        pixels: torch.Tensor,
-        label: int,
-        target: int | None,
-        params: Any,
-        progress: Progress,
+        self, model: LoadedModel, pixels: torch.Tensor, goal: Goal, params: Any, progress: Progress
     ) -> torch.Tensor:
+        target = goal.target
         assert target is not None  # the engine refuses a targeted attack without a target
         perturbation = torch.zeros_like(pixels, requires_grad=True)
         optimizer = torch.optim.Adam([perturbation], lr=params.learning_rate)
