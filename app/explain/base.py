@@ -9,8 +9,9 @@ import numpy as np
 import torch
 
 from app.errors import UnknownMethod
-from app.explain._activation_rules import RuleReport
-from app.explain.shared_pass import GradientRequest, input_gradients
+from app.explain._activation_rules import RowRule, RuleReport
+from app.explain._gradients import channel_max_abs
+from app.explain.shared_pass import GradientRequest, input_gradients, target_seed
 from app.params import Params as ParamsModel
 from app.params import Progress
 from app.registry import Registry
@@ -105,14 +106,20 @@ class Method(ABC):
 
 
 class GradientMethod(Method):
-    """A method whose map comes from one input gradient: it can share a batched pass with other
-    such methods and attacks (app/explain/shared_pass.py, app/panel.py)."""
+    """A method whose map comes from one input gradient, d logit[target] / d pixels with `rule`
+    at every ReLU-family call (plain: none): it can share a batched pass with other such
+    methods and attacks (app/explain/shared_pass.py, app/panel.py).
 
-    @abstractmethod
+    raw: the (3, H, W) gradient; map: (H, W) max over channels of |raw|, >= 0. A method that
+    needs another gradient or map overrides `gradient_request` or `from_gradient`.
+    """
+
+    rule: ClassVar[RowRule] = "plain"
+
     def gradient_request(self, model: LoadedModel, target: int, params: Any) -> GradientRequest:
         """The rule and output gradient this method needs."""
+        return GradientRequest(self.rule, target_seed(target), ("logit", target))
 
-    @abstractmethod
     def from_gradient(
         self,
         model: LoadedModel,
@@ -123,13 +130,21 @@ class GradientMethod(Method):
         report: RuleReport | None,
     ) -> Attribution:
         """The attribution from the (3, H, W) gradient; report: what the rules met."""
+        return Attribution(
+            map=channel_max_abs(gradient), raw=gradient, warnings=self.rule_warnings(report)
+        )
+
+    def rule_warnings(self, report: RuleReport | None) -> list[str]:
+        """What the rule could not do on this model (none for the plain gradient)."""
+        if self.rule == "plain" or report is None:
+            return []
+        return report.warnings("guided backprop" if self.rule == "guided" else "deconvnet")
 
     def attribute(
         self, model: LoadedModel, pixels: torch.Tensor, target: int, params: Any, progress: Progress
     ) -> Attribution:
-        (gradient,), report = input_gradients(
-            model, pixels, [self.gradient_request(model, target, params)]
-        )
+        request = self.gradient_request(model, target, params)
+        (gradient,), report = input_gradients(model, pixels, [request])
         progress(1, 1)
         return self.from_gradient(model, pixels, target, params, gradient, report)
 

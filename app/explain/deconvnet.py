@@ -3,8 +3,7 @@ positive part of the gradient, whatever the forward input was.
 raw: (3, H, W); map: (H, W) max over channels of |raw|, >= 0.
 """
 
-from app.explain.base import METHODS
-from app.explain.guided_backprop import RuleGradientMethod
+from app.explain.base import METHODS, GradientMethod
 from app.params import Params
 
 __all__ = ["Deconvnet"]
@@ -15,7 +14,7 @@ class DeconvnetParams(Params):
 
 
 @METHODS.register
-class Deconvnet(RuleGradientMethod):
+class Deconvnet(GradientMethod):
     name = "deconvnet"
     title = "Deconvnet"
     reference = "Zeiler & Fergus, 2014"

@@ -9,10 +9,8 @@ import torch
 from pydantic import Field
 
 from app.explain._activation_rules import RuleReport
-from app.explain._gradients import channel_max_abs
-from app.explain.base import METHODS, Attribution
+from app.explain.base import METHODS, Attribution, GradientMethod
 from app.explain.grad_cam import grad_cam
-from app.explain.guided_backprop import RuleGradientMethod
 from app.params import Params
 from app.zoo import LoadedModel
 
@@ -29,7 +27,7 @@ class GuidedGradCamParams(Params):
 
 
 @METHODS.register
-class GuidedGradCam(RuleGradientMethod):
+class GuidedGradCam(GradientMethod):
     name = "guided_grad_cam"
     title = "Guided Grad-CAM"
     reference = "Selvaraju et al., 2017"
@@ -48,5 +46,4 @@ class GuidedGradCam(RuleGradientMethod):
     ) -> Attribution:
         # Grad-CAM on the model itself: the gradient copy folds BatchNorm into the layers.
         _, cam, _ = grad_cam(model, pixels, target, params.layer)
-        raw = gradient * cam
-        return Attribution(map=channel_max_abs(raw), raw=raw, warnings=self.rule_warnings(report))
+        return super().from_gradient(model, pixels, target, params, gradient * cam, report)
