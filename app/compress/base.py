@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
+from app.compress._variants import weights_of
+from app.compress.measure import count_parameters
 from app.errors import UnknownRecipe
 from app.params import Params as ParamsModel
 from app.params import Progress
@@ -72,6 +75,32 @@ class Recipe(ABC):
         self, model: LoadedModel, data: CompressionData, params: Any, progress: Progress
     ) -> CompressedModel:
         """Compress a copy of `model`; `model` itself is never modified."""
+
+    def package(
+        self,
+        params: ParamsModel,
+        variant: LoadedModel,
+        network: nn.Module,
+        artifact: bytes,
+        artifact_format: str,
+        **optional: Any,
+    ) -> CompressedModel:
+        """This recipe's CompressedModel: `variant` (from `as_variant`), the parameter counts of
+        `network`, the compressed network, and `artifact` in `artifact_format`. The engine is the
+        variant's unless `optional` names another; `optional` also takes the fields with defaults
+        (gradient_note, recovery, details, warnings)."""
+        total, nonzero = count_parameters(weights_of(network))
+        return CompressedModel(
+            recipe=self.name,
+            params=params.model_dump(mode="json"),
+            model=variant,
+            engine=optional.pop("engine", variant.engine),
+            artifact=artifact,
+            artifact_format=artifact_format,
+            parameters=total,
+            nonzero_parameters=nonzero,
+            **optional,
+        )
 
 
 RECIPES: Registry[Recipe] = Registry("compression recipe", UnknownRecipe)

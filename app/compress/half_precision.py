@@ -6,9 +6,8 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from app.compress._variants import as_variant, editable_copy, safetensors_bytes, weights_of
+from app.compress._variants import as_variant, editable_copy, safetensors_bytes
 from app.compress.base import RECIPES, CompressedModel, CompressionData, Recipe
-from app.compress.measure import count_parameters
 from app.params import Params, Progress
 from app.zoo import LoadedModel
 
@@ -52,18 +51,14 @@ class HalfPrecision(Recipe):
         with torch.no_grad():
             for parameter in twin.parameters():
                 parameter.copy_(parameter.to(dtype).float())
-        total, nonzero = count_parameters(weights_of(half))
         progress(1, 1)
-        return CompressedModel(
-            recipe=self.name,
-            params=params.model_dump(mode="json"),
-            model=as_variant(
+        return self.package(
+            params,
+            as_variant(
                 model, twin, _HalfForward(half, dtype), f"PyTorch {params.dtype}", params.dtype
             ),
-            engine=f"PyTorch {params.dtype}",
-            artifact=safetensors_bytes(half),
-            artifact_format="safetensors",
-            parameters=total,
-            nonzero_parameters=nonzero,
+            half,
+            safetensors_bytes(half),
+            "safetensors",
             gradient_note=f"gradient methods run in float32 on the {params.dtype}-rounded weights",
         )

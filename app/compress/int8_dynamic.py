@@ -4,10 +4,9 @@ network it changes little (and speeds up little)."""
 
 from pydantic import Field
 
-from app.compress._variants import as_variant, editable_copy, weights_of
+from app.compress._variants import as_variant, editable_copy
 from app.compress.base import RECIPES, CompressedModel, CompressionData, Recipe
 from app.compress.fake_quant import fake_quantize
-from app.compress.measure import count_parameters
 from app.compress.onnx_int8 import initializer_elements, quantize_dynamic
 from app.params import Params, Progress
 from app.zoo import LoadedModel
@@ -40,23 +39,14 @@ class DynamicInt8(Recipe):
             name for name, layer in network.named_modules() if type(layer).__name__ == "Linear"
         }
         twin = fake_quantize(network, {}, params.per_channel, layers=linear, activations=False)
-        total, nonzero = count_parameters(weights_of(network))
+        forward = onnx_runtime_forward(artifact)
         progress(2, 2)
-        return CompressedModel(
-            recipe=self.name,
-            params=params.model_dump(mode="json"),
-            model=as_variant(
-                model,
-                twin,
-                onnx_runtime_forward(artifact),
-                "ONNX Runtime dynamic int8",
-                "int8 dynamic",
-            ),
-            engine="ONNX Runtime dynamic int8",
-            artifact=artifact,
-            artifact_format="onnx",
-            parameters=total,
-            nonzero_parameters=nonzero,
+        return self.package(
+            params,
+            as_variant(model, twin, forward, "ONNX Runtime dynamic int8", "int8 dynamic"),
+            network,
+            artifact,
+            "onnx",
             gradient_note=(
                 "gradient methods run on the float twin with int8-rounded classifier weights"
             ),

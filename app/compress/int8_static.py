@@ -10,10 +10,10 @@ from typing import Literal
 from pydantic import Field
 from torch import nn
 
-from app.compress._variants import as_variant, editable_copy, top1_agreement, weights_of
+from app.compress._variants import as_variant, editable_copy, top1_agreement
 from app.compress.base import RECIPES, CompressedModel, CompressionData, Recipe, Recovery
 from app.compress.fake_quant import activation_ranges, fake_quantize, strip_fake_quantization
-from app.compress.measure import agreement, count_parameters, logits_of
+from app.compress.measure import agreement, logits_of
 from app.compress.onnx_int8 import initializer_elements, quantize_static
 from app.compress.recovery import RecoveryParams, recover
 from app.params import Progress
@@ -89,21 +89,17 @@ class StaticInt8(Recipe):
                 agreement_after=top1_agreement(model, forward, data.evaluation),
             )
         progress(2, 3)
-        total, nonzero = count_parameters(weights_of(network))
         variant = as_variant(model, twin, forward, "ONNX Runtime int8", "int8 static")
         twin_agreement = agreement(
             logits_of(forward, data.evaluation), logits_of(variant.module, data.evaluation)
         )
         progress(3, 3)
-        return CompressedModel(
-            recipe=self.name,
-            params=params.model_dump(mode="json"),
-            model=variant,
-            engine="ONNX Runtime int8",
-            artifact=artifact,
-            artifact_format="onnx",
-            parameters=total,
-            nonzero_parameters=nonzero,
+        return self.package(
+            params,
+            variant,
+            network,
+            artifact,
+            "onnx",
             gradient_note=(
                 "gradient methods run on the fake-quantized float twin "
                 f"(it agrees with the int8 engine on {twin_agreement:.0%} of the images)"

@@ -8,9 +8,8 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from app.compress._variants import as_variant, editable_copy, weights_of
+from app.compress._variants import as_variant, editable_copy
 from app.compress.base import RECIPES, CompressedModel, CompressionData, Recipe
-from app.compress.measure import count_parameters
 from app.compress.recovery import RecoveryParams, recover_scored
 from app.params import Progress
 from app.zoo import LoadedModel
@@ -71,29 +70,22 @@ class ChannelPruning(Recipe):
         if params.recovery_epochs:
             recovery = recover_scored(model, network, data, params, progress)
         artifact = export_onnx(network, model.input_size)
-        total, nonzero = count_parameters(weights_of(network))
         original_shapes = {name: tuple(p.shape) for name, p in model.module.named_parameters()}
         shrunk = sum(
             1
             for name, p in network.named_parameters()
             if original_shapes.get(name) != tuple(p.shape)
         )
+        forward = onnx_runtime_forward(artifact)
         progress(1, 1)
-        return CompressedModel(
-            recipe=self.name,
-            params=params.model_dump(mode="json"),
-            model=as_variant(
-                model,
-                network,
-                onnx_runtime_forward(artifact),
-                "ONNX Runtime",
-                f"{params.ratio:.0%} of channels removed",
+        return self.package(
+            params,
+            as_variant(
+                model, network, forward, "ONNX Runtime", f"{params.ratio:.0%} of channels removed"
             ),
-            engine="ONNX Runtime",
-            artifact=artifact,
-            artifact_format="onnx",
-            parameters=total,
-            nonzero_parameters=nonzero,
+            network,
+            artifact,
+            "onnx",
             recovery=recovery,
             details={"shrunk_tensors": shrunk},
         )

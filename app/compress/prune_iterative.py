@@ -7,15 +7,8 @@ import copy
 
 from pydantic import Field
 
-from app.compress._variants import (
-    as_variant,
-    editable_copy,
-    safetensors_bytes,
-    top1_agreement,
-    weights_of,
-)
+from app.compress._variants import as_variant, editable_copy, safetensors_bytes, top1_agreement
 from app.compress.base import RECIPES, CompressedModel, CompressionData, Recipe
-from app.compress.measure import count_parameters
 from app.compress.pruning import Scope, apply_masks, magnitude_masks
 from app.compress.recovery import RecoveryParams, recover
 from app.params import Progress
@@ -77,22 +70,15 @@ class IterativePruning(Recipe):
                 break
             kept, kept_sparsity = copy.deepcopy(network), sparsity
         progress(count, count)
-        total, nonzero = count_parameters(weights_of(kept))
-        return CompressedModel(
-            recipe=self.name,
-            params=params.model_dump(mode="json"),
-            model=as_variant(
-                model,
-                kept,
-                onnx_runtime_forward(export_onnx(kept, model.input_size)),
-                "ONNX Runtime",
-                f"{kept_sparsity:.0%} pruned iteratively",
-            ),
+        forward = onnx_runtime_forward(export_onnx(kept, model.input_size))
+        note = f"{kept_sparsity:.0%} pruned iteratively"
+        return self.package(
+            params,
+            as_variant(model, kept, forward, "ONNX Runtime", note),
+            kept,
+            safetensors_bytes(kept),
+            "safetensors",
             engine="ONNX Runtime (dense kernels)",
-            artifact=safetensors_bytes(kept),
-            artifact_format="safetensors",
-            parameters=total,
-            nonzero_parameters=nonzero,
             details={"steps": steps, "chosen_sparsity": kept_sparsity},
             warnings=[] if kept_sparsity else ["even the first step lost more than allowed"],
         )

@@ -6,14 +6,8 @@ import zlib
 
 from pydantic import Field
 
-from app.compress._variants import (
-    as_variant,
-    editable_copy,
-    safetensors_bytes,
-    weights_of,
-)
+from app.compress._variants import as_variant, editable_copy, safetensors_bytes
 from app.compress.base import RECIPES, CompressedModel, CompressionData, Recipe
-from app.compress.measure import count_parameters
 from app.compress.pruning import Scope, apply_masks, magnitude_masks
 from app.compress.recovery import RecoveryParams, recover_scored
 from app.params import Progress
@@ -51,19 +45,14 @@ class MagnitudePruning(Recipe):
             )
         forward = onnx_runtime_forward(export_onnx(network, model.input_size))
         artifact = safetensors_bytes(network)
-        total, nonzero = count_parameters(weights_of(network))
         progress(1, 1)
-        return CompressedModel(
-            recipe=self.name,
-            params=params.model_dump(mode="json"),
-            model=as_variant(
-                model, network, forward, "ONNX Runtime", f"{params.sparsity:.0%} pruned"
-            ),
+        return self.package(
+            params,
+            as_variant(model, network, forward, "ONNX Runtime", f"{params.sparsity:.0%} pruned"),
+            network,
+            artifact,
+            "safetensors",
             engine="ONNX Runtime (dense kernels)",
-            artifact=artifact,
-            artifact_format="safetensors",
-            parameters=total,
-            nonzero_parameters=nonzero,
             recovery=recovery,
             details={"zipped_bytes": len(zlib.compress(artifact, 6))},
         )
