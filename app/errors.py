@@ -140,6 +140,18 @@ class StaleForm(LanternError):
     status_code = 403
 
 
+class UnknownHost(LanternError):
+    """A Host header this server does not answer to (DNS rebinding)."""
+
+    status_code = 421
+
+
+class CrossOrigin(LanternError):
+    """A state-changing request sent by another site's page."""
+
+    status_code = 403
+
+
 class RequestTooLarge(LanternError):
     status_code = 413
 

@@ -16,9 +16,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from app.api import api_router, pages_router
-from app.api.guard import AccessGuard, BodyLimit, RateLimit, SecurityHeaders
+from app.api.guard import AccessGuard, BodyLimit, RateLimit, SameOrigin, SecurityHeaders
 from app.errors import LanternError, http_headers, http_status
-from app.settings import Settings
+from app.settings import Settings, check_public_serving
 from app.workspace import Workspace
 from app.zoo import load_model
 from app.zoo.pool import ModelPool
@@ -70,10 +70,13 @@ def create_app(settings: Settings, models: ModelPool | None = None) -> FastAPI:
 
 
 def _guard(app: FastAPI, settings: Settings) -> None:
-    """Middleware, innermost first: body limit, token, rate limit, CORS, security headers."""
+    """Middleware, innermost first: body limit, token (or same-origin checks without one), rate
+    limit, CORS, security headers."""
     app.add_middleware(BodyLimit, settings=settings)
     if settings.api_token is not None:
         app.add_middleware(AccessGuard, token=settings.api_token.get_secret_value())
+    else:
+        app.add_middleware(SameOrigin, hosts=settings.allowed_hosts, origins=settings.cors_origins)
     if settings.rate_limit_per_minute:
         app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
     if settings.cors_origins:
@@ -89,7 +92,9 @@ def _guard(app: FastAPI, settings: Settings) -> None:
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
-    """Run the dashboard under uvicorn until SIGTERM or SIGINT, then shut down gracefully."""
+    """Run the dashboard under uvicorn until SIGTERM or SIGINT, then shut down gracefully.
+    Refuses a non-loopback `host` without a token unless `settings.insecure_public`."""
+    check_public_serving(settings, host)
     app = create_app(settings)
     config = uvicorn.Config(
         app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5

@@ -6,7 +6,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["LOOPBACK_NAMES", "Settings", "check_public_serving", "get_settings", "is_loopback"]
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "testserver")
 
 
 class Settings(BaseSettings):
@@ -65,6 +67,16 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         1200, ge=0, le=1_000_000, description="API requests per client address; 0 = no limit."
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: list(LOOPBACK_NAMES),
+        description="Without a token, the host names this server answers to (the Host header; "
+        "a JSON list; '*' = any). Refuses DNS rebinding. 'testserver' is the test client's.",
+    )
+    insecure_public: bool = Field(
+        False,
+        description="Allow serving on a non-loopback address without an API token: anyone "
+        "who can reach the port can use (and load) the server.",
+    )
     cors_origins: list[str] = Field(
         default_factory=list,
         description="Origins allowed to call the API from other sites (JSON list); none = off.",
@@ -104,6 +116,32 @@ class Settings(BaseSettings):
         if self.device == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
         return self.device
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listening address reaches only this machine (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_public_serving(settings: Settings, host: str) -> None:
+    """Refuse to listen beyond this machine without a token, unless explicitly allowed."""
+    if is_loopback(host) or settings.api_token is not None or settings.insecure_public:
+        return
+    from app.errors import BadParameter
+
+    raise BadParameter(
+        f"refusing to serve on {host} without an API token: anyone who can reach it could use "
+        "the server. Set LANTERN_API_TOKEN (16+ characters), listen on 127.0.0.1, or accept "
+        "the risk with --insecure-public (LANTERN_INSECURE_PUBLIC=true)"
+    )
 
 
 def get_settings() -> Settings:

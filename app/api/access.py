@@ -76,3 +76,13 @@ def create_session(
     )
     response.delete_cookie(_FORM_COOKIE, path="/login")
     return response
+
+
+@router.post("/logout")
+def delete_session(request: Request) -> Response:
+    """Sign out: the session cookie is cleared (a public path: it only ever removes access)."""
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(
+        SESSION_COOKIE, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+    )
+    return response

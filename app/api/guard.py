@@ -1,5 +1,6 @@
 """What stands in front of every route: security headers, a per-client rate limit, the optional
-API token (with its login cookie and CSRF token), and a body-size limit enforced while reading.
+API token (with its login cookie and CSRF token), same-origin checks without one, and a body-size
+limit enforced while reading.
 
 Plain ASGI middleware, so a refused request is answered before any route, form parser or
 upload buffer sees it. The token is compared in constant time (`hmac.compare_digest`).
@@ -13,9 +14,17 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from app.errors import LanternError, NotSignedIn, RateLimited, RequestTooLarge, StaleForm
+from app.errors import (
+    CrossOrigin,
+    LanternError,
+    NotSignedIn,
+    RateLimited,
+    RequestTooLarge,
+    StaleForm,
+    UnknownHost,
+)
 from app.settings import Settings
 
 __all__ = [
@@ -23,6 +32,7 @@ __all__ = [
     "AccessGuard",
     "BodyLimit",
     "RateLimit",
+    "SameOrigin",
     "SecurityHeaders",
     "csrf_token",
     "session_value",
@@ -36,7 +46,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SESSION_COOKIE = "lantern_session"
-_PUBLIC_PATHS = {"/login", "/healthz", "/readyz"}  # and everything under /static/
+_PUBLIC_PATHS = {"/login", "/logout", "/healthz", "/readyz"}  # and everything under /static/
 _UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _MULTIPART_OVERHEAD = 64 * 1024  # form boundaries and headers around an uploaded file
 
@@ -182,6 +192,63 @@ class RateLimit:
                 return (1.0 - tokens) / self.refill
             self._buckets[client] = (tokens - 1.0, now)
             return 0.0
+
+
+def host_name(host: str) -> str:
+    """'Example.com:8000' -> 'example.com', '[::1]:8000' -> '[::1]'."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class SameOrigin:
+    """For a server without a token, which trusts whoever can reach it: answer only to the
+    configured host names (a page on attacker.example that rebinds its DNS name to 127.0.0.1
+    sends `Host: attacker.example`: 421), and take state-changing requests from a browser only
+    when they come from this server's own pages (`Origin` equal to the Host, or one of the
+    CORS origins; else `Sec-Fetch-Site: same-origin`/`none`: 403). Browsers send one of the
+    two on every cross-site POST; clients that send neither (curl, scripts) are not browsers
+    driven by another site, and stay allowed."""
+
+    def __init__(self, app: ASGIApp, hosts: list[str], origins: list[str]) -> None:
+        self.app = app
+        self.hosts = {host_name(host) for host in hosts}
+        self.origins = {origin.rstrip("/").lower() for origin in origins}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        host = _header(scope, b"host")
+        if host is not None and "*" not in self.hosts and host_name(host) not in self.hosts:
+            names = ", ".join(sorted(self.hosts))
+            message = (
+                f"this server answers to {names}, not {host_name(host)[:100]!r}; "
+                "add the name to LANTERN_ALLOWED_HOSTS or set LANTERN_API_TOKEN"
+            )
+            await _refuse(send, UnknownHost(message))
+            return
+        if scope.get("method") in _UNSAFE_METHODS and not self._same_origin(scope, host):
+            message = "another site's page may not change this server's state (Origin check)"
+            await _refuse(send, CrossOrigin(message))
+            return
+        await self.app(scope, receive, send)
+
+    def _same_origin(self, scope: Scope, host: str | None) -> bool:
+        origin = _header(scope, b"origin")
+        if origin is not None:
+            origin = origin.strip().rstrip("/").lower()
+            if origin in self.origins:
+                return True
+            parts = urlsplit(origin)
+            return (
+                host is not None
+                and parts.scheme in ("http", "https")
+                and (parts.netloc == host.strip().lower())
+            )
+        site = _header(scope, b"sec-fetch-site")
+        return site is None or site.strip().lower() in ("same-origin", "none")
 
 
 class AccessGuard:

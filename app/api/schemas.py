@@ -1,9 +1,10 @@
 """Request and response bodies of the HTTP API (shapes only; the work is in app.workspace)."""
 
 import dataclasses
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.attacks import AttackResult
 from app.baselines import Baseline
@@ -72,12 +73,23 @@ class ImageView(BaseModel):
         )
 
 
+_ABSOLUTE_PATH = re.compile(
+    r"(?<![^\s'\"(=])(?:[A-Za-z]:)?[/\\](?:[^\s/\\'\"]+[/\\])*([^\s/\\'\"]+)"
+)
+
+
 class ModelView(BaseModel):
     name: str
     description: str
     default: bool
     loaded: bool
-    weights: str
+    weights: str = Field(description="Where the weights come from (a file name, never a path)")
+
+    @field_validator("weights")
+    @classmethod
+    def _no_paths(cls, value: str) -> str:
+        """A client learns nothing about the server's folders: paths become file names."""
+        return _ABSOLUTE_PATH.sub(r"\1", value)
 
 
 class CatalogEntry(BaseModel):
