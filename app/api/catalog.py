@@ -1,18 +1,20 @@
-"""What can be used: models, their classes, methods, attacks and the sample photos."""
+"""What can be used: models, their classes, methods, attacks and the sample photos; and the one
+catalog entry shape of every registry (methods, attacks, recipes, experiments)."""
 
-from typing import Any
+import inspect
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Response
 
 from app.api.deps import WorkspaceDep, png_response
-from app.api.schemas import CatalogEntry, ModelView, SampleView
+from app.api.schemas import CatalogEntry, MethodOrAttackEntry, ModelView, SampleView
 from app.attacks import ATTACKS, Attack
 from app.explain import METHODS, Method
 from app.imaging import SAMPLES, sample_image
 from app.layers import spatial_convs
 from app.zoo import MODELS, get_spec
 
-__all__ = ["router"]
+__all__ = ["catalog_entry", "description_of", "router"]
 
 router = APIRouter(tags=["catalog"])
 _THUMBNAIL = 160
@@ -64,10 +66,36 @@ def list_layers(name: str, workspace: WorkspaceDep) -> list[str]:
     return ([default] if default else []) + [layer for layer in layers if layer != default]
 
 
-def _entry(item: Method | Attack, **extra: Any) -> CatalogEntry:
-    return CatalogEntry(
+Entry = TypeVar("Entry", bound=CatalogEntry)
+
+
+def description_of(item: object) -> str:
+    """The first paragraph of what its class documents: a `description` it sets, else its
+    docstring, else its module's (one method, attack or recipe is one module), on one line."""
+    cls = type(item)
+    text = getattr(item, "description", None)
+    if not isinstance(text, str):
+        text = inspect.cleandoc(cls.__dict__.get("__doc__") or "")
+        text = text or inspect.getdoc(inspect.getmodule(cls)) or ""
+    return " ".join(text.split("\n\n")[0].split())
+
+
+def catalog_entry(item: Any, entry: type[Entry], **extra: Any) -> Entry:
+    """The catalog entry of a registered item: name, title, description and its parameters'
+    JSON schema, plus the `extra` fields of its family's `entry` type."""
+    return entry(
         name=item.name,
         title=item.title,
+        description=description_of(item),
+        params_schema=item.Params.model_json_schema(),
+        **extra,
+    )
+
+
+def _method_or_attack(item: Method | Attack, **extra: Any) -> MethodOrAttackEntry:
+    return catalog_entry(
+        item,
+        MethodOrAttackEntry,
         reference=item.reference,
         parameters=item.Params.model_json_schema(),
         **extra,
@@ -75,12 +103,14 @@ def _entry(item: Method | Attack, **extra: Any) -> CatalogEntry:
 
 
 @router.get("/methods")
-def list_methods() -> list[CatalogEntry]:
+def list_methods() -> list[MethodOrAttackEntry]:
+    """The explanation methods in menu order, with what the pages need to offer them."""
     return [
-        _entry(
+        _method_or_attack(
             method,
             signed=method.signed,
             in_default_panel=method.in_default_panel,
+            in_attack_panel=method.in_attack_panel,
             forward_only=method.forward_only,
         )
         for method in METHODS
@@ -88,8 +118,8 @@ def list_methods() -> list[CatalogEntry]:
 
 
 @router.get("/attacks")
-def list_attacks() -> list[CatalogEntry]:
-    return [_entry(attacker, needs_target=attacker.needs_target) for attacker in ATTACKS]
+def list_attacks() -> list[MethodOrAttackEntry]:
+    return [_method_or_attack(attacker, needs_target=attacker.needs_target) for attacker in ATTACKS]
 
 
 @router.get("/samples")

@@ -1,7 +1,6 @@
 """The compression lab: recipes, evaluation sets, runs as jobs, and their saved reports, files
 and maps."""
 
-import inspect
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, UploadFile
@@ -10,8 +9,10 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from app.api.catalog import catalog_entry
 from app.api.deps import WorkspaceDep, png_response
 from app.api.jobs import started_response
+from app.api.schemas import RecipeEntry
 from app.compress import RECIPES
 from app.compress.analysis import layer_names
 from app.compress.runs import RunParams, read_run, run_file, run_map, saved_runs
@@ -23,25 +24,10 @@ __all__ = ["router"]
 router = APIRouter(prefix="/compress", tags=["compress"])
 
 
-class RecipeView(BaseModel):
-    name: str
-    title: str
-    description: str
-    params_schema: dict[str, Any]
-
-
 @router.get("/recipes")
-def list_recipes() -> list[RecipeView]:
+def list_recipes() -> list[RecipeEntry]:
     """The compression recipes, each with its parameters' JSON schema (the page's forms)."""
-    return [
-        RecipeView(
-            name=recipe.name,
-            title=recipe.title,
-            description=inspect.getdoc(inspect.getmodule(type(recipe))) or "",
-            params_schema=recipe.Params.model_json_schema(),
-        )
-        for recipe in RECIPES
-    ]
+    return [catalog_entry(recipe, RecipeEntry, sparsity=recipe.sparsity) for recipe in RECIPES]
 
 
 @router.get("/run-params")

@@ -3,7 +3,7 @@ type, `CompressedModel`."""
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -69,6 +69,9 @@ class Recipe(ABC):
     name: ClassVar[str]
     title: ClassVar[str]
     Params: ClassVar[type[ParamsModel]]
+    # How a variant's sparsity is read for the page's agreement-vs-sparsity chart: "zeros", the
+    # share of its weights at zero; "removed", the share of the original's parameters taken out.
+    sparsity: ClassVar[Literal["zeros", "removed"] | None] = None
 
     @abstractmethod
     def build(

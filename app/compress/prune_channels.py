@@ -55,6 +55,7 @@ class ChannelPruning(Recipe):
     name = "prune_channels"
     title = "Structured channel pruning"
     Params = ChannelPruningParams
+    sparsity = "removed"
 
     def build(
         self,

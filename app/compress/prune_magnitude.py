@@ -27,6 +27,7 @@ class MagnitudePruning(Recipe):
     name = "prune_magnitude"
     title = "Unstructured L1 pruning"
     Params = MagnitudePruningParams
+    sparsity = "zeros"
 
     def build(
         self,

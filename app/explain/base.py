@@ -87,6 +87,7 @@ class Method(ABC):
     Params: ClassVar[type[ParamsModel]]
     signed: ClassVar[bool]
     in_default_panel: ClassVar[bool] = False  # ticked when the dashboard opens
+    in_attack_panel: ClassVar[bool] = False  # ticked on the attack page (explains both images)
     forward_only: ClassVar[bool] = False  # only forward passes: may use the fast engine
 
     def supports(self, model: LoadedModel) -> str | None:

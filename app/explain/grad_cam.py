@@ -95,6 +95,7 @@ class GradCam(Method):
     Params = GradCamParams
     signed = False
     in_default_panel = True
+    in_attack_panel = True
 
     def attribute(
         self, model: LoadedModel, pixels: torch.Tensor, target: int, params: Any, progress: Progress

@@ -21,3 +21,4 @@ class Saliency(GradientMethod):
     Params = SaliencyParams
     signed = False
     in_default_panel = True
+    in_attack_panel = True
