@@ -30,6 +30,9 @@ lint: setup
 	$(BIN)/ruff format --check app tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/hadolint docker/Dockerfile
+# The front end: Debian's nodejs parses the ES modules and checks their imports (no npm).
+	command -v node >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs)
+	node tests/js/lint.mjs static/js
 
 test: lint chromium
 	$(BIN)/pytest

@@ -1,5 +1,7 @@
 // Calls to /api, the error banner, jobs with progress, and .npy maps. Shared by every page.
 
+import { element } from "./dom.js";
+
 export class ApiError extends Error {}
 
 const banner = document.getElementById("banner");
@@ -61,6 +63,29 @@ export async function runJob(url, body, onUpdate = () => {}) {
   throw error;
 }
 
+// runJob with a <progress> bar, shown while the job runs, and a status line: "running, about
+// 12 s left", then "done in 40 s" (or how it ended, when it rejects).
+export async function runJobShowing(url, body, { progress, status, onUpdate = () => {} }) {
+  progress.value = 0;
+  progress.hidden = false;
+  status.textContent = "starting…";
+  try {
+    const job = await runJob(url, body, (view) => {
+      onUpdate(view);
+      progress.value = view.progress;
+      const eta = view.eta_seconds == null ? "" : `, about ${Math.ceil(view.eta_seconds)} s left`;
+      status.textContent = `${view.status}${eta}`;
+    });
+    status.textContent = `done in ${job.elapsed_seconds?.toFixed(0) ?? "?"} s${job.reused ? " (an identical earlier run)" : ""}`;
+    return job;
+  } catch (error) {
+    status.textContent = error.job?.status ?? "failed";
+    throw error;
+  } finally {
+    progress.hidden = true;
+  }
+}
+
 function follow(job, onUpdate) {
   return new Promise((resolve) => {
     const source = new EventSource(job.events_url);
@@ -113,9 +138,7 @@ export function formatSeconds(seconds) {
 // Download a Response (or Blob) under a file name.
 export async function download(responseOrBlob, filename) {
   const blob = responseOrBlob instanceof Blob ? responseOrBlob : await responseOrBlob.blob();
-  const link = document.createElement("a");
-  link.href = URL.createObjectURL(blob);
-  link.download = filename;
+  const link = element("a", { href: URL.createObjectURL(blob), download: filename });
   document.body.append(link);
   link.click();
   link.remove();

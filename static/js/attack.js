@@ -1,10 +1,11 @@
 // The attack page: perturb the image, show predictions before and after, and explain both.
 
 import { api, clearError, runJob, showError } from "./api.js";
-import { bindDisplay, methodCheckboxes, Pane, paramsForm, refreshPanes, tickedMethods } from "./panes.js";
+import { element } from "./dom.js";
+import { paramsForm } from "./form.js";
+import { bindDisplay, methodCheckboxes, Pane, refreshPanes, tickedMethods } from "./panes.js";
 import { drawPredictions, parseClass, setUp, state } from "./workspace.js";
 
-const DEFAULT_METHODS = ["grad_cam", "saliency"];
 const methodSelect = document.getElementById("attack-method");
 const epsilon = document.getElementById("epsilon");
 const runButton = document.getElementById("run-attack");
@@ -19,7 +20,7 @@ async function main() {
   for (const attack of attacks) methodSelect.append(new Option(attack.title, attack.name));
   methodSelect.addEventListener("change", showAttackParams);
   showAttackParams();
-  methodCheckboxes(document.getElementById("methods"), methods, (m) => DEFAULT_METHODS.includes(m.name));
+  methodCheckboxes(document.getElementById("methods"), methods, (m) => m.in_attack_panel);
   epsilon.addEventListener("input", showEpsilon);
   showEpsilon();
   runButton.addEventListener("click", runAttack);
@@ -37,14 +38,9 @@ function showEpsilon() {
 
 function showAttackParams() {
   const attack = attacks.find((a) => a.name === methodSelect.value);
-  const schema = structuredClone(attack.parameters);
-  delete schema.properties.epsilon;  // the slider sets it
   attackParams = {};
-  const holder = document.getElementById("attack-params");
-  holder.replaceChildren();
-  if (Object.keys(schema.properties).length) {
-    holder.append(paramsForm(schema, (values) => { attackParams = values; runAttack(); }));
-  }
+  const form = paramsForm(attack.params_schema, (values) => { attackParams = values; runAttack(); }, { skip: ["epsilon"] });  // the slider sets ε
+  document.getElementById("attack-params").replaceChildren(...(form ? [form] : []));
   document.getElementById("attack-target").placeholder = attack.needs_target ? "required" : "none: untargeted";
 }
 
@@ -104,8 +100,7 @@ function explainBoth(result) {
   const chosen = tickedMethods(document.getElementById("methods"));
   for (const name of chosen) {
     const method = methods.find((m) => m.name === name);
-    const row = document.createElement("div");
-    row.className = "pair-row";
+    const row = element("div", { className: "pair-row" });
     pairs.append(row);
     const sides = [
       ["original", state.image.id, state.image.view_url, result.label_before],

@@ -2,109 +2,56 @@
 // measured table, Plotly charts and, for the current image, each variant's maps beside the
 // original's. Saved runs can be reopened and their files downloaded.
 
-import { api, cancelJob, clearError, runJob, showError } from "./api.js";
-import { inputFor } from "./panes.js";
+import { api, cancelJob, clearError, runJobShowing, showError } from "./api.js";
+import { chart } from "./charts.js";
+import { element, number, percent } from "./dom.js";
+import { schemaFields } from "./form.js";
 import { setUp, state } from "./workspace.js";
 
-const PLOT = { displayModeBar: false, responsive: true };
-const percent = (value) => (value == null ? "—" : `${(100 * value).toFixed(1)} %`);
-const number = (value, digits = 2) => (value == null ? "—" : value.toFixed(digits));
-let recipes = [];
+let recipes = [];  // the catalog's compression recipes
 let runDefaults = null;
 let dataset = null;
 let currentJob = null;
 
-function element(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = text;  // text, never HTML
-  if (className) node.className = className;
-  return node;
+function compressChart(data, layout) {
+  return chart(data, { margin: { t: 40, r: 10, b: 50, l: 60 }, height: 320, ...layout }, "compress-chart");
 }
 
-function chart(data, layout) {
-  const node = element("div", undefined, "compress-chart");
-  requestAnimationFrame(() => window.Plotly.newPlot(node, data, { margin: { t: 40, r: 10, b: 50, l: 60 }, height: 320, ...layout }, PLOT));
-  return node;
-}
+const recipeOptions = () => recipes.map((r) => new Option(r.title, r.name));
 
 // One variant: a recipe picker and its parameters, read when the run starts.
 function variantEditor(preset) {
-  const box = element("fieldset", undefined, "variant");
+  const box = element("fieldset", { className: "variant" });
   const legend = element("legend");
   const select = element("select");
   select.setAttribute("aria-label", "Recipe");
-  select.append(...recipes.map((r) => new Option(r.title, r.name)));
+  select.append(...recipeOptions());
   select.value = preset.recipe;
-  const remove = element("button", "×");
-  remove.type = "button";
-  remove.title = "Remove this variant";
+  const remove = element("button", { text: "×", type: "button", title: "Remove this variant" });
   remove.addEventListener("click", () => box.remove());
   legend.append(select, remove);
-  const fields = element("div", undefined, "variant-params");
-  let readers = [];
+  const holder = element("div", { className: "variant-params" });
+  let fields = null;
   const build = (values) => {
-    const recipe = recipes.find((r) => r.name === select.value);
-    fields.replaceChildren();
-    readers = [];
-    for (const [name, property] of Object.entries(recipe.params_schema.properties ?? {})) {
-      const label = element("label", `${property.title ?? name} `);
-      label.title = property.description ?? "";
-      const { input, read } = inputFor(name, property);
-      if (name in values) {
-        if (input.type === "checkbox") input.checked = Boolean(values[name]);
-        else input.value = values[name];
-      }
-      label.append(input);
-      fields.append(label);
-      readers.push([name, read, property.default]);
-    }
+    fields = schemaFields(recipes.find((r) => r.name === select.value).params_schema, { values });
+    holder.replaceChildren(...fields.labels);
   };
   select.addEventListener("change", () => build({}));
   build(preset.params ?? {});
-  box.append(legend, fields);
+  box.append(legend, holder);
   // Only what differs from the recipe's defaults is sent: the report's names stay short.
-  box.read = () => ({
-    recipe: select.value,
-    params: Object.fromEntries(readers.map(([name, read]) => [name, read()])
-      .filter(([name, value]) => JSON.stringify(value) !== JSON.stringify(readers.find((r) => r[0] === name)[2]))),
-  });
+  box.read = () => ({ recipe: select.value, params: fields.changed() });
   return box;
 }
 
+// The run's options, from its schema: the methods are the catalog's, the layers the model's.
 function optionFields(schema, defaults, methods, layers) {
-  const holder = element("div", undefined, "run-options");
-  const readers = {};
-  const methodBox = element("span", undefined, "choices");
-  const boxes = methods.map((method) => {
-    const box = element("input");
-    box.type = "checkbox";
-    box.value = method.name;
-    box.checked = defaults.methods.includes(method.name);
-    const wrap = element("label", ` ${method.name}`);
-    wrap.prepend(box);
-    methodBox.append(wrap);
-    return box;
+  const holder = element("div", { className: "run-options" });
+  const fields = schemaFields(schema, {
+    values: defaults, skip: ["variants"], choices: { methods: methods.map((m) => m.name), histogram_layer: layers },
   });
-  const methodLabel = element("p", "Explanation drift for: ");
-  methodLabel.append(methodBox);
-  holder.append(methodLabel);
-  readers.methods = () => boxes.filter((b) => b.checked).map((b) => b.value);
-  for (const name of ["drift_images", "augmentations", "calibration_augmentations", "latency_repeats", "sensitivity_sparsity", "seed"]) {
-    const property = schema.properties[name];
-    const label = element("label", `${property.title ?? name} `);
-    label.title = property.description ?? "";
-    const { input, read } = inputFor(name, property);
-    label.append(input);
-    holder.append(label);
-    readers[name] = read;
-  }
-  const layer = element("select");
-  layer.append(new Option("(the layer with the longest tail)", ""), ...layers.map((name) => new Option(name, name)));
-  const layerLabel = element("label", "Histogram of the input of ");
-  layerLabel.append(layer);
-  holder.append(layerLabel);
-  readers.histogram_layer = () => layer.value || null;
-  holder.read = () => Object.fromEntries(Object.entries(readers).map(([name, read]) => [name, read()]));
+  holder.append(...fields.labels);
+  holder.read = fields.read;
   return holder;
 }
 
@@ -139,29 +86,21 @@ async function run() {
     image_id: state.image?.id ?? null,
     params: { ...document.getElementById("run-options").firstChild.read(), variants },
   };
-  const progress = document.getElementById("run-progress");
-  const status = document.getElementById("run-status");
   const cancel = document.getElementById("cancel-run");
-  progress.hidden = false;
   cancel.hidden = false;
   document.getElementById("run").disabled = true;
-  status.textContent = "starting…";
   try {
-    const job = await runJob("/api/compress/runs", body, (view) => {
-      currentJob = view.id;
-      progress.value = view.progress;
-      const eta = view.eta_seconds == null ? "" : `, about ${Math.ceil(view.eta_seconds)} s left`;
-      status.textContent = `${view.status}${eta}`;
+    const job = await runJobShowing("/api/compress/runs", body, {
+      progress: document.getElementById("run-progress"),
+      status: document.getElementById("run-status"),
+      onUpdate: (view) => { currentJob = view.id; },
     });
-    status.textContent = `done in ${job.elapsed_seconds?.toFixed(0) ?? "?"} s${job.reused ? " (an identical earlier run)" : ""}`;
     showRun(job.result);
     clearError();
     await listRuns();
   } catch (error) {
-    status.textContent = error.job?.status ?? "failed";
     showError(error.message);
   } finally {
-    progress.hidden = true;
     cancel.hidden = true;
     currentJob = null;
     document.getElementById("run").disabled = false;
@@ -171,9 +110,9 @@ async function run() {
 function resultTable(run) {
   const headers = ["variant", "engine", "file", "parameters", "non-zero", "batch 1", "batch 8", "top-1 agreement", "KL", "accuracy",
     ...run.params.methods.map((m) => `${m} drift ρ`), "recovery", ""];
-  const table = element("table", undefined, "compress-table");
+  const table = element("table", { className: "compress-table" });
   const head = table.createTHead().insertRow();
-  for (const header of headers) head.append(element("th", header));
+  for (const header of headers) head.append(element("th", { text: header }));
   const body = table.createTBody();
   run.rows.forEach((row, index) => {
     const line = body.insertRow();
@@ -181,10 +120,10 @@ function resultTable(run) {
     const cells = [row.name, row.engine, `${(row.size_bytes / 1e6).toFixed(2)} MB`, row.parameters.toLocaleString(), row.nonzero_parameters.toLocaleString(),
       `${number(row.latency_ms.batch1, 1)} ms`, `${number(row.latency_ms.batch8, 1)} ms`, percent(row.top1_agreement), number(row.kl_divergence, 3), percent(row.accuracy),
       ...run.params.methods.map((m) => (m in row.explanation_drift ? number(row.explanation_drift[m], 3) : (row.drift_skipped[m] ? "skipped" : "—"))), recovery];
-    for (const cell of cells) line.append(element("td", cell));
-    const link = element("a", "download");
-    link.href = `/api/compress/runs/${run.id}/files/${encodeURIComponent(row.file)}`;
-    link.title = `${row.artifact_format} file of this variant`;
+    for (const cell of cells) line.append(element("td", { text: cell }));
+    const link = element("a", {
+      text: "download", href: `/api/compress/runs/${run.id}/files/${encodeURIComponent(row.file)}`, title: `${row.artifact_format} file of this variant`,
+    });
     const last = element("td");
     last.append(link);
     line.append(last);
@@ -195,10 +134,16 @@ function resultTable(run) {
   return table;
 }
 
+// How a pruning recipe's variant is placed on the sparsity axis (the catalog's `sparsity`).
+const SPARSITY = {
+  zeros: { of: (row) => 1 - row.nonzero_parameters / row.parameters, says: "share of weights at zero" },
+  removed: { of: (row, original) => 1 - row.parameters / original.parameters, says: "share of parameters removed" },
+};
+
 function charts(run) {
   const nodes = [];
   const rows = run.rows;
-  nodes.push(chart([{
+  nodes.push(compressChart([{
     type: "scatter", mode: "markers+text", x: rows.map((r) => r.latency_ms.batch8), y: rows.map((r) => r.size_bytes / 1e6),
     text: rows.map((_, i) => String(i)), textposition: "top center",
     hovertext: rows.map((r) => `${r.name}<br>agreement ${percent(r.top1_agreement)}`), hoverinfo: "text",
@@ -207,8 +152,9 @@ function charts(run) {
   const sparsityPoints = [];
   for (const row of rows) {
     for (const step of row.details?.steps ?? []) sparsityPoints.push({ x: step.sparsity, y: step.agreement, name: `${row.name} (steps, calibration images)` });
-    if (row.recipe === "prune_magnitude") sparsityPoints.push({ x: 1 - row.nonzero_parameters / row.parameters, y: row.top1_agreement, name: "unstructured variants" });
-    if (row.recipe === "prune_channels") sparsityPoints.push({ x: 1 - row.parameters / rows[0].parameters, y: row.top1_agreement, name: "channel-pruned variants (parameters removed)" });
+    const recipe = recipes.find((r) => r.name === row.recipe);
+    const sparsity = SPARSITY[recipe?.sparsity];
+    if (sparsity) sparsityPoints.push({ x: sparsity.of(row, rows[0]), y: row.top1_agreement, name: `${recipe.title} (${sparsity.says})` });
   }
   if (sparsityPoints.length) {
     const series = new Map();
@@ -217,10 +163,10 @@ function charts(run) {
       series.get(point.name).x.push(point.x);
       series.get(point.name).y.push(point.y);
     }
-    nodes.push(chart([...series.values()], { title: { text: "Top-1 agreement vs sparsity" }, xaxis: { title: { text: "sparsity" }, range: [0, 1] }, yaxis: { range: [0, 1.05] } }));
+    nodes.push(compressChart([...series.values()], { title: { text: "Top-1 agreement vs sparsity" }, xaxis: { title: { text: "sparsity" }, range: [0, 1] }, yaxis: { range: [0, 1.05] } }));
   }
   if (run.sensitivity) {
-    nodes.push(chart([{ type: "bar", x: run.sensitivity.map((s) => s.layer), y: run.sensitivity.map((s) => 1 - s.agreement) }],
+    nodes.push(compressChart([{ type: "bar", x: run.sensitivity.map((s) => s.layer), y: run.sensitivity.map((s) => 1 - s.agreement) }],
       { title: { text: `Per-layer sensitivity: agreement lost when only that layer is pruned to ${percent(run.params.sensitivity_sparsity)}` }, xaxis: { showticklabels: false, title: { text: "layer (hover for its name)" } }, yaxis: { title: { text: "agreement lost" } } }));
   }
   if (run.histogram) {
@@ -231,47 +177,43 @@ function charts(run) {
     const lines = Object.entries(h.ranges).flatMap(([rule, [low, high]]) => [low, high].map((x, i) => ({
       x: [x, x], y: [0.5, top], mode: "lines", name: rule, legendgroup: rule, showlegend: i === 0, line: { color: colours[rule], dash: rule === "minmax" ? "solid" : "dash" },
     })));
-    nodes.push(chart([{ type: "bar", x: centres, y: h.counts, name: "values", marker: { color: "#888" } }, ...lines],
+    nodes.push(compressChart([{ type: "bar", x: centres, y: h.counts, name: "values", marker: { color: "#888" } }, ...lines],
       { title: { text: `Activations entering ${h.layer}, with each calibration rule's range` }, yaxis: { type: "log", title: { text: "count" } }, xaxis: { title: { text: "value" } } }));
   }
   return nodes;
 }
 
 function mapsGrid(run) {
-  if (!run.image_id) return [element("p", "Pick or drop an image before running to see each variant's maps of it.", "muted")];
+  if (!run.image_id) return [element("p", { text: "Pick or drop an image before running to see each variant's maps of it.", className: "muted" })];
   const methods = run.params.methods;
-  const grid = element("table", undefined, "compress-maps");
+  const grid = element("table", { className: "compress-maps" });
   const head = grid.createTHead().insertRow();
-  head.append(element("th", "variant"), ...methods.map((m) => element("th", m)));
+  head.append(element("th", { text: "variant" }), ...methods.map((m) => element("th", { text: m })));
   const body = grid.createTBody();
   run.rows.forEach((row, index) => {
     const line = body.insertRow();
-    line.append(element("th", row.name));
+    line.append(element("th", { text: row.name }));
     for (const method of methods) {
       const cell = element("td");
       if (method in row.image_drift) {
-        const image = element("img");
-        image.src = `/api/compress/runs/${run.id}/maps/${index}/${method}.png`;
-        image.alt = `${method} map of ${row.name}`;
-        image.width = 160;
-        image.height = 160;
-        cell.append(image, element("div", `ρ ${number(row.image_drift[method], 3)}`, "muted"));
+        const image = element("img", {
+          src: `/api/compress/runs/${run.id}/maps/${index}/${method}.png`, alt: `${method} map of ${row.name}`, width: 160, height: 160,
+        });
+        cell.append(image, element("div", { text: `ρ ${number(row.image_drift[method], 3)}`, className: "muted" }));
       } else {
-        cell.append(element("span", row.drift_skipped[method] ?? "—", "muted"));
+        cell.append(element("span", { text: row.drift_skipped[method] ?? "—", className: "muted" }));
       }
       line.append(cell);
     }
   });
-  return [element("h3", "Maps of the current image (ρ: rank correlation with the original's)"), grid];
+  return [element("h3", { text: "Maps of the current image (ρ: rank correlation with the original's)" }), grid];
 }
 
 function showRun(run) {
   const results = document.getElementById("results");
-  const facts = element("p", `Run ${run.id}, ${run.created}, ${run.model} on ${run.machine}. Measured on ${run.evaluation.images} images (${run.evaluation.source}${run.evaluation.labelled ? ", labelled" : ""}); calibration and recovery on ${run.evaluation.calibration_images} other views; drift over ${run.evaluation.drift_images.length} images. ${run.seconds.toFixed(0)} s in all.`, "muted");
-  const report = element("a", "Download the report (JSON)");
-  report.href = `/api/compress/runs/${run.id}`;
-  report.download = `report-${run.id}.json`;
-  results.replaceChildren(element("h2", "Results"), facts, report, resultTable(run), ...mapsGrid(run), element("h3", "Charts"), ...charts(run));
+  const facts = element("p", { className: "muted", text: `Run ${run.id}, ${run.created}, ${run.model} on ${run.machine}. Measured on ${run.evaluation.images} images (${run.evaluation.source}${run.evaluation.labelled ? ", labelled" : ""}); calibration and recovery on ${run.evaluation.calibration_images} other views; drift over ${run.evaluation.drift_images.length} images. ${run.seconds.toFixed(0)} s in all.` });
+  const report = element("a", { text: "Download the report (JSON)", href: `/api/compress/runs/${run.id}`, download: `report-${run.id}.json` });
+  results.replaceChildren(element("h2", { text: "Results" }), facts, report, resultTable(run), ...mapsGrid(run), element("h3", { text: "Charts" }), ...charts(run));
 }
 
 async function listRuns() {
@@ -279,15 +221,14 @@ async function listRuns() {
   const list = document.getElementById("run-list");
   list.replaceChildren(...runs.map((run) => {
     const item = element("li");
-    const open = element("button", `${run.created} · ${run.model} · ${run.variants.length - 1} variants`);
-    open.type = "button";
+    const open = element("button", { text: `${run.created} · ${run.model} · ${run.variants.length - 1} variants`, type: "button" });
     open.addEventListener("click", async () => {
       try { showRun(await api(`/api/compress/runs/${run.id}`)); clearError(); } catch (error) { showError(error.message); }
     });
     item.append(open);
     return item;
   }));
-  if (!runs.length) list.replaceChildren(element("li", "none yet", "muted"));
+  if (!runs.length) list.replaceChildren(element("li", { text: "none yet", className: "muted" }));
 }
 
 async function fillOptions() {
@@ -298,7 +239,7 @@ async function fillOptions() {
 async function main() {
   [recipes, runDefaults] = await Promise.all([api("/api/compress/recipes"), api("/api/compress/run-params")]);
   const choice = document.getElementById("recipe-choice");
-  choice.append(...recipes.map((r) => new Option(r.title, r.name)));
+  choice.append(...recipeOptions());
   document.getElementById("variants").replaceChildren(...runDefaults.defaults.variants.map(variantEditor));
   document.getElementById("add-variant").addEventListener("click", () => document.getElementById("variants").append(variantEditor({ recipe: choice.value })));
   document.getElementById("dataset-file").addEventListener("change", uploadDataset);

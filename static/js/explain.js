@@ -25,11 +25,11 @@ async function main() {
   });
   document.getElementById("report").addEventListener("click", downloadReport);
   await setUp({
-    imageChanged: () => { target = null; return showImage(); },  // also after a model change
+    imageChanged: () => { target = null; return explainImage(); },  // also after a model change
   });
 }
 
-async function showImage() {
+async function explainImage() {
   drawChart();
   syncPanes({ rerun: true });
 }
@@ -66,7 +66,7 @@ function syncPanes({ rerun = false } = {}) {
     if (fresh) {
       const method = methods.find((m) => m.name === name);
       pane = new Pane(panesElement, {
-        key: name, title: method.title, method: name, schema: method.parameters,
+        key: name, title: method.title, method: name, schema: method.params_schema,
         onParams: (p, values) => { params.set(name, values); start(p); },
         onDone: (p, view) => attachScorecard(p, view, method),
         suggest: (kind) => api(`/api/models/${state.model}/${kind}`),

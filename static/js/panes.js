@@ -2,20 +2,17 @@
 // shared display settings. Used by the explain, attack and Shapley pages.
 
 import { cancelJob, formatSeconds, loadNpy, runJob } from "./api.js";
+import { element } from "./dom.js";
+import { paramsForm } from "./form.js";
 
 const controls = ["opacity", "colormap", "mode", "normalise", "values"];
 
 // One checkbox per method (the API's /methods, in menu order) in `container`.
 export function methodCheckboxes(container, methods, isTicked, onChange = () => {}) {
   for (const method of methods) {
-    const label = element("label");
-    const box = element("input");
-    box.type = "checkbox";
-    box.name = "method";
-    box.value = method.name;
-    box.checked = isTicked(method);
+    const label = element("label", { title: `${method.reference}${method.signed ? " · signed map" : ""}` });
+    const box = element("input", { type: "checkbox", name: "method", value: method.name, checked: isTicked(method) });
     box.addEventListener("change", onChange);
-    label.title = `${method.reference}${method.signed ? " · signed map" : ""}`;
     label.append(box, ` ${method.title}`);
     container.append(label);
   }
@@ -28,8 +25,8 @@ export function tickedMethods(container) {
 export function readDisplay() {
   const display = {};
   for (const id of controls) {
-    const element = document.getElementById(id);
-    if (element) display[id] = id === "opacity" ? Number(element.value) : element.value;
+    const control = document.getElementById(id);
+    if (control) display[id] = id === "opacity" ? Number(control.value) : control.value;
   }
   return { opacity: 0.55, colormap: "auto", mode: "overlay", normalise: "map", values: "signed", ...display };
 }
@@ -61,13 +58,6 @@ export function overlayQuery(display, limit, mode = display.mode) {
   return query.toString();
 }
 
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
 export class Pane {
   constructor(container, { key, title, method, group = "all", schema = null, onParams = null, onDone = null, suggest = null }) {
     this.key = key;
@@ -83,37 +73,29 @@ export class Pane {
     this.onDone = onDone;
     this.background = new Set();  // ids of jobs started for this pane's map (e.g. its scorecard)
 
-    this.element = element("article", "pane");
+    this.element = element("article", { className: "pane" });
     this.element.dataset.method = method;
     this.element.dataset.key = key;
     const header = element("header");
-    header.append(element("h3", null, title), (this.caption = element("span", "caption")));
-    this.stage = element("div", "stage");
-    this.base = element("img", "base");
-    this.base.alt = "";
-    this.heat = element("img", "heat");
-    this.heat.alt = `${title} map`;
-    this.busy = element("div", "busy");
-    this.progress = element("progress");
-    this.progress.max = 1;
-    this.progress.value = 0;
-    this.eta = element("span", "eta", "waiting…");
-    this.cancelButton = element("button", "cancel", "Cancel");
-    this.cancelButton.type = "button";
+    header.append(element("h3", { text: title }), (this.caption = element("span", { className: "caption" })));
+    this.stage = element("div", { className: "stage" });
+    this.base = element("img", { className: "base", alt: "" });
+    this.heat = element("img", { className: "heat", alt: `${title} map` });
+    this.busy = element("div", { className: "busy" });
+    this.progress = element("progress", { max: 1, value: 0 });
+    this.eta = element("span", { className: "eta", text: "waiting…" });
+    this.cancelButton = element("button", { className: "cancel", text: "Cancel", type: "button" });
     this.cancelButton.addEventListener("click", () => this.cancel());
     this.busy.append(this.progress, this.eta, this.cancelButton);
     this.stage.append(this.base, this.heat, this.busy);
-    this.readout = element("p", "readout", "\u00a0");
-    this.meta = element("p", "meta");
-    this.warnings = element("ul", "warnings");
-    this.downloadLink = element("a", "download", "PNG");
-    this.downloadLink.title = "Download this pane as drawn";
-    this.extra = element("div", "extra");  // e.g. the scorecard
+    this.readout = element("p", { className: "readout", text: "\u00a0" });
+    this.meta = element("p", { className: "meta" });
+    this.warnings = element("ul", { className: "warnings" });
+    this.downloadLink = element("a", { className: "download", text: "PNG", title: "Download this pane as drawn" });
+    this.extra = element("div", { className: "extra" });  // e.g. the scorecard
     this.element.append(header, this.stage, this.readout, this.meta, this.warnings, this.extra);
-    if (schema && Object.keys(schema.properties ?? {}).length && onParams) {
-      this.paramsForm = paramsForm(schema, (values) => onParams(this, values), suggest);
-      this.element.append(this.paramsForm);
-    }
+    this.paramsForm = schema && onParams ? paramsForm(schema, (values) => onParams(this, values), { suggest }) : null;
+    if (this.paramsForm) this.element.append(this.paramsForm);
     this.element.append(this.downloadLink);
     this.stage.addEventListener("mousemove", (event) => this.showValue(event));
     this.stage.addEventListener("mouseleave", () => { this.readout.textContent = "\u00a0"; });
@@ -173,7 +155,7 @@ export class Pane {
     this.meta.textContent = `${formatSeconds(result.seconds)} on ${result.device}${engine}${view.reused ? " (cached)" : ""} · `
       + `class ${result.target_label} (${result.target}), p = ${result.probability.toFixed(3)}`
       + (params ? ` · ${params}` : "");
-    this.warnings.replaceChildren(...result.warnings.map((w) => element("li", null, w)));
+    this.warnings.replaceChildren(...result.warnings.map((w) => element("li", { text: w })));
     this.applyDisplay(this.display, this.limit);
     loadNpy(result.map_url).then((map) => { this.map = map; }).catch(() => {});
   }
@@ -215,87 +197,4 @@ export class Pane {
     this.stopBackground();
     this.element.remove();
   }
-}
-
-// A form built from a method's JSON schema (the API's /methods): one input per parameter.
-// A property with "x-suggest": KIND gets a list of choices from suggest(KIND) (e.g. layers).
-export function paramsForm(schema, onApply, suggest = null) {
-  const details = element("details", "params");
-  details.append(element("summary", null, "Parameters"));
-  const form = element("form");
-  const readers = [];
-  for (const [name, property] of Object.entries(schema.properties ?? {})) {
-    const label = element("label", null, `${property.title ?? name} `);
-    label.title = property.description ?? "";
-    const { input, read } = inputFor(name, property);
-    label.append(input);
-    if (property["x-suggest"] && suggest) addSuggestions(input, property["x-suggest"], suggest);
-    form.append(label);
-    readers.push([name, read]);
-  }
-  const apply = element("button", null, "Run with these");
-  apply.type = "submit";
-  form.append(apply);
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    onApply(Object.fromEntries(readers.map(([name, read]) => [name, read()])));
-  });
-  details.append(form);
-  return details;
-}
-
-let suggestionLists = 0;
-
-function addSuggestions(input, kind, suggest) {
-  const list = element("datalist");
-  list.id = `suggest-${kind}-${++suggestionLists}`;
-  input.setAttribute("list", list.id);
-  input.after(list);
-  suggest(kind).then((choices) => list.replaceChildren(...choices.map((c) => new Option(c)))).catch(() => {});
-}
-
-export function inputFor(name, property) {
-  const nullable = (property.anyOf ?? []).some((option) => option.type === "null");
-  const spec = property.anyOf ? property.anyOf.find((option) => option.type !== "null") : property;
-  if (spec.enum) {
-    const select = element("select");
-    select.name = name;
-    select.append(...spec.enum.map((value) => new Option(value, value)));
-    select.value = property.default;
-    return { input: select, read: () => select.value };
-  }
-  if (spec.type === "array" && spec.items?.enum) {
-    const group = element("span", "choices");
-    const boxes = spec.items.enum.map((value) => {
-      const box = element("input");
-      box.type = "checkbox";
-      box.value = value;
-      box.checked = (property.default ?? []).includes(value);
-      const wrap = element("label", null, ` ${value}`);
-      wrap.prepend(box);
-      group.append(wrap);
-      return box;
-    });
-    return { input: group, read: () => boxes.filter((b) => b.checked).map((b) => b.value) };
-  }
-  const input = element("input");
-  input.name = name;
-  if (spec.type === "boolean") {
-    input.type = "checkbox";
-    input.checked = Boolean(property.default);
-    return { input, read: () => input.checked };
-  }
-  if (spec.type === "integer" || spec.type === "number") {
-    input.type = "number";
-    input.step = spec.type === "integer" ? "1" : "any";
-    if (spec.minimum !== undefined) input.min = spec.minimum;
-    if (spec.maximum !== undefined) input.max = spec.maximum;
-    input.value = property.default ?? "";
-    input.placeholder = nullable ? "default" : "";
-    return { input, read: () => (input.value === "" && nullable ? null : Number(input.value)) };
-  }
-  input.type = "text";
-  input.value = property.default ?? "";
-  input.placeholder = nullable ? "default" : "";
-  return { input, read: () => (input.value === "" && nullable ? null : input.value) };
 }

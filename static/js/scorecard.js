@@ -3,29 +3,24 @@
 // for one-pass methods, on a click for slow ones), with the curves and randomised maps in Details.
 
 import { formatSeconds, runJob } from "./api.js";
+import { axisTitle, draw } from "./charts.js";
+import { element } from "./dom.js";
 
 const SANITY_STEPS = 8;
 // Gradient methods that took less than this get their sanity check at once; perturbation
 // methods (occlusion, KernelSHAP) and slower ones get a button: the check costs 8 runs.
 const AUTO_SANITY_SECONDS = 1.5;
 
-function node(tag, className, text) {
-  const element = document.createElement(tag);
-  if (className) element.className = className;
-  if (text !== undefined) element.textContent = text;
-  return element;
-}
-
 export function attachScorecard(pane, view, method) {
-  const card = node("div", "scorecard");
+  const card = element("div", { className: "scorecard" });
   card.dataset.method = pane.method;
-  const faith = node("p", "faith", "Deletion / insertion: measuring…");
-  const sanity = node("p", "sanity");
-  const details = node("details", "score-details");
-  details.append(node("summary", null, "Details"));
-  const curves = node("div", "chart curves");
-  const similarity = node("div", "chart similarity");
-  const strip = node("div", "strip");
+  const faith = element("p", { className: "faith", text: "Deletion / insertion: measuring…" });
+  const sanity = element("p", { className: "sanity" });
+  const details = element("details", { className: "score-details" });
+  details.append(element("summary", { text: "Details" }));
+  const curves = element("div", { className: "chart curves" });
+  const similarity = element("div", { className: "chart similarity" });
+  const strip = element("div", { className: "strip" });
   details.append(curves, similarity, strip);
   card.append(faith, sanity, details);
   pane.extra.replaceChildren(card);
@@ -54,60 +49,59 @@ export function attachScorecard(pane, view, method) {
   if (!method.forward_only && view.result.seconds < AUTO_SANITY_SECONDS) {
     check();
   } else {
-    const button = node("button", "check", `Run the sanity check (${SANITY_STEPS} runs of ${formatSeconds(view.result.seconds)} or more)`);
-    button.type = "button";
+    const button = element("button", {
+      className: "check", type: "button", text: `Run the sanity check (${SANITY_STEPS} runs of ${formatSeconds(view.result.seconds)} or more)`,
+    });
     button.addEventListener("click", check);
     sanity.append("Sanity check: ", button);
   }
 }
 
-function showFaithfulness(result, element, chart) {
+function showFaithfulness(result, line, chart) {
   const deletion = result.deletion_auc < result.random_deletion_auc;
   const insertion = result.insertion_auc > result.random_insertion_auc;
-  element.dataset.deletionAuc = result.deletion_auc;
-  element.dataset.insertionAuc = result.insertion_auc;
-  element.textContent =
+  line.dataset.deletionAuc = result.deletion_auc;
+  line.dataset.insertionAuc = result.insertion_auc;
+  line.textContent =
     `Deletion AUC ${result.deletion_auc.toFixed(3)} (random ${result.random_deletion_auc.toFixed(3)}) ${deletion ? "✓" : "✗"} · `
     + `insertion AUC ${result.insertion_auc.toFixed(3)} (random ${result.random_insertion_auc.toFixed(3)}) ${insertion ? "✓" : "✗"}`;
-  element.title = "Deletion: remove the pixels the map ranks highest (to black); lower area = more faithful. "
+  line.title = "Deletion: remove the pixels the map ranks highest (to black); lower area = more faithful. "
     + "Insertion: reveal them on a blurred copy; higher area = more faithful. ✓ = better than a random map.";
-  const line = (y, name, dash, color) => ({
+  const curve = (y, name, dash, color) => ({
     x: result.fractions, y, name, type: "scatter", mode: "lines", line: { dash, color },
   });
-  Plotly.react(chart, [
-    line(result.deletion, "deletion", "solid", "#d4480f"),
-    line(result.random_deletion, "deletion, random map", "dot", "#d4480f"),
-    line(result.insertion, "insertion", "solid", "#3b5bdb"),
-    line(result.random_insertion, "insertion, random map", "dot", "#3b5bdb"),
+  draw(chart, [
+    curve(result.deletion, "deletion", "solid", "#d4480f"),
+    curve(result.random_deletion, "deletion, random map", "dot", "#d4480f"),
+    curve(result.insertion, "insertion", "solid", "#3b5bdb"),
+    curve(result.random_insertion, "insertion, random map", "dot", "#3b5bdb"),
   ], {
     height: 250, margin: { l: 40, r: 10, t: 10, b: 40 },
-    xaxis: { title: { text: "share of pixels", font: { size: 11 } } },
-    yaxis: { title: { text: "p(class)", font: { size: 11 } }, rangemode: "tozero" },
+    xaxis: { title: axisTitle("share of pixels") },
+    yaxis: { title: axisTitle("p(class)"), rangemode: "tozero" },
     legend: { font: { size: 10 }, orientation: "h", y: -0.45 },
-  }, { displayModeBar: false, responsive: true });
+  });
 }
 
-function showSanity(result, element, chart, strip) {
-  element.dataset.passes = result.passes;
-  element.textContent = result.passes
+function showSanity(result, line, chart, strip) {
+  line.dataset.passes = result.passes;
+  line.textContent = result.passes
     ? `Sanity check: passes: the map changes when the model is randomised (mean rank r = ${result.mean_rank_correlation.toFixed(2)} < ${result.threshold})`
     : `Sanity check: fails: the map stays alike when the model is randomised (mean rank r = ${result.mean_rank_correlation.toFixed(2)} ≥ ${result.threshold})`;
-  element.classList.toggle("fails", !result.passes);
+  line.classList.toggle("fails", !result.passes);
   const names = { spearman_abs: "rank r of |map|", spearman: "rank r", ssim: "SSIM", hog: "HOG r" };
-  Plotly.react(chart, Object.entries(result.similarity).map(([metric, values]) => ({
+  draw(chart, Object.entries(result.similarity).map(([metric, values]) => ({
     x: result.steps, y: values, name: names[metric] ?? metric, type: "scatter", mode: "lines+markers",
   })), {
     height: 220, margin: { l: 40, r: 10, t: 10, b: 60 },
-    xaxis: { title: { text: `randomised down to (${result.mode})`, font: { size: 11 } }, tickfont: { size: 9 } },
-    yaxis: { range: [-0.3, 1.05], title: { text: "similarity", font: { size: 11 } } },
+    xaxis: { title: axisTitle(`randomised down to (${result.mode})`), tickfont: { size: 9 } },
+    yaxis: { range: [-0.3, 1.05], title: axisTitle("similarity") },
     legend: { font: { size: 10 } },
-  }, { displayModeBar: false, responsive: true });
+  });
   strip.replaceChildren(...result.map_urls.map((url, index) => {
-    const figure = node("figure");
-    const image = node("img");
-    image.src = url;
-    image.alt = `map with the model randomised down to ${result.steps[index]}`;
-    figure.append(image, node("figcaption", null, `${result.steps[index]} · r ${result.similarity.spearman_abs[index].toFixed(2)}`));
+    const figure = element("figure");
+    const image = element("img", { src: url, alt: `map with the model randomised down to ${result.steps[index]}` });
+    figure.append(image, element("figcaption", { text: `${result.steps[index]} · r ${result.similarity.spearman_abs[index].toFixed(2)}` }));
     return figure;
   }));
 }

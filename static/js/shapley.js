@@ -1,18 +1,19 @@
-// The Shapley page: the lecture's table is server-rendered; here, the SHAP map of the image.
+// The Shapley page: the lecture's table is server-rendered; here, the map of the method the page
+// names (its panes' data-method: KernelSHAP, Shapley values of superpixels) on the image.
 
 import { api, showError } from "./api.js";
 import { Pane } from "./panes.js";
 import { setUp, state } from "./workspace.js";
 
+const panes = document.getElementById("panes");
 let pane = null;
 
 async function main() {
-  const methods = await api("/api/methods");
-  const shap = methods.find((m) => m.name === "kernel_shap");
+  const method = (await api("/api/methods")).find((m) => m.name === panes.dataset.method);
   await setUp({
     imageChanged: () => {
-      pane ??= new Pane(document.getElementById("panes"), { key: "kernel_shap", title: shap.title, method: "kernel_shap" });
-      return pane.run({ image_id: state.image.id, model: state.model, method: "kernel_shap", params: {} }, state.image.view_url);
+      pane ??= new Pane(panes, { key: method.name, title: method.title, method: method.name });
+      return pane.run({ image_id: state.image.id, model: state.model, method: method.name, params: {} }, state.image.view_url);
     },
   });
 }

@@ -2,6 +2,8 @@
 // sessionStorage), the uploader (drop, file picker, paste), the sample gallery, presentation mode.
 
 import { api, clearError, showError } from "./api.js";
+import { axisTitle, draw } from "./charts.js";
+import { element } from "./dom.js";
 
 const STORE = "lantern.image";
 const modelSelect = document.getElementById("model");
@@ -37,11 +39,10 @@ async function fillModels() {
   const groups = new Map();
   for (const model of models) {
     const family = model.name.includes("/") ? model.name.split("/")[0] : "built in";
-    if (!groups.has(family)) groups.set(family, document.createElement("optgroup"));
+    if (!groups.has(family)) groups.set(family, element("optgroup", { label: family }));
     const option = new Option(model.name, model.name);
     if (model.weights.startsWith("no weights")) option.textContent += " (no weights here)";
     option.title = `${model.description} · ${model.weights}`;
-    groups.get(family).label = family;
     groups.get(family).append(option);
   }
   modelSelect.replaceChildren(...groups.values());
@@ -89,15 +90,9 @@ async function fillSamples() {
   const gallery = document.getElementById("samples");
   if (!gallery) return;
   for (const sample of await api("/api/samples")) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "sample";
+    const button = element("button", { type: "button", className: "sample", title: `Sample photo: ${sample.name}` });
     button.dataset.name = sample.name;
-    button.title = `Sample photo: ${sample.name}`;
-    const image = document.createElement("img");
-    image.src = sample.thumbnail_url;
-    image.alt = sample.name;
-    button.append(image);
+    button.append(element("img", { src: sample.thumbnail_url, alt: sample.name }));
     button.addEventListener("click", () => upload(() =>
       api(`/api/images/samples/${sample.name}?model=${encodeURIComponent(state.model)}`, { method: "POST" })));
     gallery.append(button);
@@ -167,7 +162,7 @@ function setUpPresentation() {
 }
 
 // Top-k predictions as a horizontal Plotly bar chart; click a bar -> onPick(classIndex).
-export function drawPredictions(element, predictions, { onPick, highlight, title } = {}) {
+export function drawPredictions(chart, predictions, { onPick, highlight, title } = {}) {
   const ordered = [...predictions].reverse();
   const trace = {
     type: "bar",
@@ -182,13 +177,13 @@ export function drawPredictions(element, predictions, { onPick, highlight, title
     margin: { l: 170, r: 10, t: title ? 24 : 4, b: 30 },
     height: 190,
     title: title ? { text: title, font: { size: 13 } } : undefined,
-    xaxis: { range: [0, 1], title: { text: "probability", font: { size: 11 } } },
+    xaxis: { range: [0, 1], title: axisTitle("probability") },
     yaxis: { automargin: true },
   };
-  Plotly.react(element, [trace], layout, { displayModeBar: false, responsive: true });
-  if (onPick && !element.dataset.bound) {
-    element.dataset.bound = "1";
-    element.on("plotly_click", (event) => element._onPick?.(event.points[0].customdata));
+  draw(chart, [trace], layout);
+  if (onPick && !chart.dataset.bound) {
+    chart.dataset.bound = "1";
+    chart.on("plotly_click", (event) => chart._onPick?.(event.points[0].customdata));
   }
-  element._onPick = onPick;
+  chart._onPick = onPick;
 }
