@@ -2,9 +2,9 @@
 
 SpRAy (Lapuschkin et al., Nature Communications 2019, "Unmasking Clever Hans predictors"):
 the class's maps, downsampled and normalised, are clustered spectrally; the eigengap of the
-normalised graph Laplacian (the largest gap after an eigenvalue under 0.1) estimates how many distinct strategies the model uses for the class,
-and each cluster's mean map shows one. A small cluster whose map sits in a corner or on a border
-is the classic watermark shortcut.
+normalised graph Laplacian (the largest gap after an eigenvalue under 0.1) estimates how many
+distinct strategies the model uses for the class, and each cluster's mean map shows one. A
+small cluster whose map sits in a corner or on a border is the classic watermark shortcut.
 """
 
 from dataclasses import dataclass
