@@ -9,7 +9,7 @@ from pydantic import Field
 
 from app.compress._variants import as_variant, editable_copy, safetensors_bytes, top1_agreement
 from app.compress.base import RECIPES, CompressedModel, CompressionData, Recipe
-from app.compress.pruning import Scope, apply_masks, magnitude_masks
+from app.compress.pruning import ScopeParameter, apply_masks, magnitude_masks
 from app.compress.recovery import RecoveryParams, recover
 from app.params import Progress
 from app.zoo import LoadedModel
@@ -27,7 +27,7 @@ class IterativePruningParams(RecoveryParams):
         le=1.0,
         description="Largest drop in top-1 agreement allowed (0.05 = 5 points)",
     )
-    scope: Scope = Field("global")
+    scope: ScopeParameter = "global"
     recovery_epochs: int = Field(
         0, ge=0, le=10, description="Distillation epochs after each step; 0 = none"
     )

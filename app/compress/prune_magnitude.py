@@ -8,7 +8,7 @@ from pydantic import Field
 
 from app.compress._variants import as_variant, editable_copy, safetensors_bytes
 from app.compress.base import RECIPES, CompressedModel, CompressionData, Recipe
-from app.compress.pruning import Scope, apply_masks, magnitude_masks
+from app.compress.pruning import ScopeParameter, apply_masks, magnitude_masks
 from app.compress.recovery import RecoveryParams, recover_scored
 from app.params import Progress
 from app.zoo import LoadedModel
@@ -19,7 +19,7 @@ __all__ = ["MagnitudePruning", "MagnitudePruningParams"]
 
 class MagnitudePruningParams(RecoveryParams):
     sparsity: float = Field(0.3, ge=0.0, le=1.0, description="Fraction of weights set to zero")
-    scope: Scope = Field("global", description="One threshold for all layers, or per layer")
+    scope: ScopeParameter = "global"
 
 
 @RECIPES.register

@@ -3,16 +3,19 @@
 layers with the smallest |w| are set to zero, over all layers at once (one global threshold)
 or per layer (the same fraction of each)."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from app.compress.fake_quant import quantizable_layers
 
-__all__ = ["Masks", "Scope", "apply_masks", "magnitude_masks"]
+__all__ = ["Masks", "Scope", "ScopeParameter", "apply_masks", "magnitude_masks"]
 
 Scope = Literal["global", "per_layer"]
+ScopeParameter = Annotated[Scope, Field(description="One threshold for all layers, or per layer")]
+"""The scope as a recipe parameter, described once for the pruning recipes that take it."""
 Masks = dict[str, torch.Tensor]  # layer name -> bool mask of the weights kept
 
 
