@@ -104,11 +104,13 @@ class CueConflict:
 def cue_conflict(model: LoadedModel, dataset: ShapesDataset) -> CueConflict:
     """On a `cue="swapped"` dataset: which cue the model's top-1 class follows."""
     shape = texture = 0
-    for index in range(len(dataset)):
-        drawn = dataset.sample(index)
-        pixels = torch.from_numpy(drawn.image).permute(2, 0, 1).float()[None] / 255.0
-        guess = int(model.probabilities(pixels).argmax())
-        shape += guess == drawn.label
-        texture += guess == drawn.texture
+    for start in range(0, len(dataset), model.forward_batch):
+        drawn = [
+            dataset.sample(i) for i in range(start, min(start + model.forward_batch, len(dataset)))
+        ]
+        pixels = torch.stack([torch.from_numpy(d.image).permute(2, 0, 1) for d in drawn]).float()
+        guesses = model.probabilities(pixels / 255.0).argmax(dim=1).tolist()
+        shape += sum(guess == d.label for guess, d in zip(guesses, drawn, strict=True))
+        texture += sum(guess == d.texture for guess, d in zip(guesses, drawn, strict=True))
     total = len(dataset)
     return CueConflict(total, shape / total, texture / total, (total - shape - texture) / total)
