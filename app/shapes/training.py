@@ -16,11 +16,11 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from torch import nn
 
 from app.imaging.preprocessing import Normalize, Preprocessing
-from app.params import Progress
+from app.params import Params, Progress
 
 __all__ = [
     "DistillParams",
@@ -38,9 +38,7 @@ Trainable = Literal["head", "last_blocks", "all"]
 _IMAGENET = Preprocessing(resize=1, crop=1, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
 
 
-class TrainParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TrainParams(Params):
     epochs: int = Field(6, ge=1, le=200, description="Passes over the training images")
     batch_size: int = Field(32, ge=1, le=512)
     learning_rate: float = Field(3e-3, gt=0, le=1.0, description="Peak learning rate (AdamW)")
