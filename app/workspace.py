@@ -14,10 +14,10 @@ import torch
 from PIL import Image
 
 from app.attacks import ATTACKS, AttackResult, attack
-from app.baselines import Baseline
 from app.compress.data import (
     DatasetInfo,
     build_evaluation_set,
+    dataset_images,
     gallery_sources,
     store_dataset,
     stored_dataset,
@@ -28,16 +28,24 @@ from app.errors import BadTarget, JobNotFinished, UnsupportedMethod
 from app.explain import METHODS, Explanation, explain
 from app.explain.engine import check_class
 from app.imaging import decode_image, sample_image
+from app.imaging.samples import SAMPLES
 from app.jobs.codec import decode_result, encode_result
 from app.jobs.images import KEPT_PIXELS, ImageStore, StoredImage
 from app.jobs.queue import Job, JobQueue, JobStatus
 from app.jobs.store import Database
+from app.memory import check_job_memory, evaluation_set_bytes, method_bytes
 from app.params import Progress, parse_params
 from app.results import result_type
 from app.settings import Settings
+from app.shapes import EXPERIMENTS, trained_fingerprint
 from app.shapes.fewshot import FewShotClassifier, FewShotPrediction
-from app.shapes.lab import EXPERIMENTS, trained_fingerprint
-from app.trust import FaithfulnessResult, RandomizationResult, faithfulness, randomization_test
+from app.trust import (
+    FaithfulnessResult,
+    RandomizationResult,
+    Removal,
+    faithfulness,
+    randomization_test,
+)
 from app.zoo import LoadedModel
 from app.zoo.pool import ModelPool
 
@@ -124,6 +132,7 @@ class Workspace:
         """(job, is new). Bad input fails here, at once; the work itself is queued."""
         model, method, target = self.models.get(subject.model), subject.method, subject.target
         parsed = _method_params(model, method, subject.params)
+        self._check_memory(model, method, parsed)
 
         def work(image: StoredImage, progress: Progress) -> Explanation:
             return explain(model, image.model_view(model), method, target, parsed, progress)
@@ -151,6 +160,7 @@ class Workspace:
         """The model-randomisation test of one method's map, as a job."""
         model, method, target = self.models.get(subject.model), subject.method, subject.target
         parsed = _method_params(model, method, subject.params)
+        self._check_memory(model, method, parsed)
         settings = {"method_params": parsed, "mode": mode, "steps": steps, "seed": seed}
 
         def work(image: StoredImage, progress: Progress) -> RandomizationResult:
@@ -166,12 +176,13 @@ class Workspace:
         subject: Subject,
         steps: int,
         seed: int,
-        deletion_baseline: Baseline = "black",
-        insertion_baseline: Baseline = "blur",
+        deletion_baseline: Removal = "road",
+        insertion_baseline: Removal = "road",
     ) -> tuple[Job, bool]:
         """Deletion and insertion curves of one method's map (and a random map's), as a job."""
         model, method, target = self.models.get(subject.model), subject.method, subject.target
         parsed = _method_params(model, method, subject.params)
+        self._check_memory(model, method, parsed)
         settings = {
             "method_params": parsed,
             "steps": steps,
@@ -201,7 +212,7 @@ class Workspace:
         return self._start("faithfulness", model, subject, settings, work)
 
     def start_lab(self, experiment: str, params: Mapping[str, Any]) -> tuple[Job, bool]:
-        """A Shapes lab experiment (app/shapes/lab.py) as a job."""
+        """A Shapes lab experiment (app/shapes/, one module each) as a job."""
         chosen = EXPERIMENTS.get(experiment)
         parsed = parse_params(chosen.Params, params, experiment)
         model = self.models.get(None)
@@ -231,6 +242,20 @@ class Workspace:
         check_run(model, parsed)
         limits = self.settings.max_image_bytes, self.settings.max_image_pixels
         archive = None if dataset is None else stored_dataset(self.settings.data_dir, dataset)
+        images = len(SAMPLES) if archive is None else dataset_images(archive)
+        estimate = evaluation_set_bytes(
+            model,
+            images,
+            parsed.augmentations,
+            parsed.calibration_augmentations,
+            self.settings.max_image_pixels,
+        )
+        check_job_memory(
+            estimate,
+            self.settings.max_job_memory,
+            f"an evaluation set of {images:,} images × {1 + parsed.augmentations} views",
+            "use fewer augmentations or a smaller set",
+        )
         image = (
             None if image_id is None else (image_id, self.images.get(image_id).model_view(model))
         )
@@ -281,6 +306,13 @@ class Workspace:
         )
         asked = np.stack([self.images.get(i).model_view(model).numpy() for i in queries])
         return classifier.predict(torch.from_numpy(asked))
+
+    def _check_memory(self, model: LoadedModel, method: str, params: Mapping[str, Any]) -> None:
+        """Refuse (422) a method whose batches would pass LANTERN_MAX_JOB_MEMORY."""
+        estimate = method_bytes(model, METHODS.get(method).forward_only, params)
+        batch = params.get("batch_size")
+        what = f"{method} with batch_size {batch}" if batch else method
+        check_job_memory(estimate, self.settings.max_job_memory, what, "use a smaller batch_size")
 
     def _start(
         self,

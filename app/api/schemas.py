@@ -7,14 +7,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.attacks import AttackResult
-from app.baselines import Baseline
 from app.explain import Explanation
 from app.explain.base import METHODS
 from app.imaging import Display, map_peak
 from app.jobs.images import StoredImage
 from app.jobs.kinds import JOB_KINDS, job_kind
 from app.jobs.queue import Job
-from app.trust import FaithfulnessResult, RandomizationResult
+from app.trust import FaithfulnessResult, RandomizationResult, Removal
+from app.trust.verdict import faithfulness_verdict, sanity_verdict
 from app.workspace import AttackOutcome, Prediction, Subject, Workspace
 
 __all__ = [
@@ -249,8 +249,19 @@ class SanityRequest(ExplanationRequest):
 class FaithfulnessRequest(ExplanationRequest):
     steps: int = Field(32, ge=2, le=1000, description="Points per curve, minus one")
     seed: int = Field(0, ge=0, description="Seed of the random reference map")
-    deletion_baseline: Baseline = Field("black", description="What removed pixels become")
-    insertion_baseline: Baseline = Field("blur", description="What insertion starts from")
+    deletion_baseline: Removal = Field(
+        "road", description="What removed pixels become: ROAD's imputation or a baseline image"
+    )
+    insertion_baseline: Removal = Field(
+        "road", description="What the pixels not yet revealed are: ROAD's imputation or a baseline"
+    )
+
+
+class VerdictView(BaseModel):
+    level: Literal["trust", "caution", "distrust", "inconclusive"]
+    headline: str = Field(description="A few words: 'Faithful', 'Ignores the model', …")
+    sentence: str = Field(description="One plain sentence with the evidence")
+    explainer: str = Field(description="What the test does, for 'what does this mean?'")
 
 
 @job_kind("sanity")
@@ -266,12 +277,14 @@ class SanityView(BaseModel):
     threshold: float
     seconds: float
     map_urls: list[str] = Field(description="The randomised maps, one PNG per step")
+    verdict: VerdictView
 
     @classmethod
     def of(cls, job_id: str, result: RandomizationResult, workspace: Workspace) -> "SanityView":
         return cls(
             **result.summary(),
             map_urls=[f"/api/jobs/{job_id}/randomized/{k}.png" for k in range(len(result.maps))],
+            verdict=VerdictView(**dataclasses.asdict(sanity_verdict(result))),
         )
 
 
@@ -292,13 +305,15 @@ class FaithfulnessView(BaseModel):
     random_deletion_auc: float
     random_insertion_auc: float
     seconds: float
-
+    verdict: VerdictView
 
     @classmethod
     def of(
         cls, job_id: str, result: FaithfulnessResult, workspace: Workspace
     ) -> "FaithfulnessView":
-        return cls(**result.summary())
+        label = workspace.models.get(result.model).labels[result.target]
+        verdict = faithfulness_verdict(result, label)
+        return cls(**result.summary(), verdict=VerdictView(**dataclasses.asdict(verdict)))
 
 
 @job_kind("lab")

@@ -1,7 +1,13 @@
 """Don't trust a map blindly: sanity checks (model randomisation) and faithfulness (deletion and
 insertion curves), computed for any registered method."""
 
-from app.trust.faithfulness import Curves, FaithfulnessResult, deletion_insertion, faithfulness
+from app.trust.faithfulness import (
+    Curves,
+    FaithfulnessResult,
+    Removal,
+    deletion_insertion,
+    faithfulness,
+)
 from app.trust.randomization import (
     PASS_THRESHOLD,
     RandomizationResult,
@@ -16,6 +22,7 @@ __all__ = [
     "Curves",
     "FaithfulnessResult",
     "RandomizationResult",
+    "Removal",
     "data_randomization_test",
     "deletion_insertion",
     "faithfulness",

@@ -1,16 +1,21 @@
-"""Deletion and insertion curves (Petsiuk et al., "RISE", BMVC 2018).
+"""Deletion and insertion curves (Petsiuk et al., "RISE", BMVC 2018), with ROAD's imputation.
 
-Deletion: replace the pixels the map ranks highest with the baseline (black, as in the paper),
-a growing share at a time, and follow the probability of the class: a faithful map makes it fall
-fast (low area under the curve). Insertion: start from a blurred copy (as in the paper) and
-reveal pixels in the map's order: a faithful map makes it rise fast (high area). A random map
-(uniform noise, seeded) gives the reference for both.
+Deletion: remove the pixels the map ranks highest, a growing share at a time, and follow the
+probability of the class: a faithful map makes it fall fast (low area under the curve).
+Insertion: start from an image with every pixel removed and reveal pixels in the map's order: a
+faithful map makes it rise fast (high area). A random map (uniform noise, seeded) gives the
+reference for both.
+
+What a removed pixel becomes: `road` (the default) fills it by noisy linear imputation from the
+pixels kept (Rong et al., ICML 2022; app/trust/road.py), so the curve measures what the pixels
+told the model, not its reaction to black blobs; `black` (RISE's deletion), `blur` (RISE's
+insertion), `white` and `mean` paint it with a baseline image (app/baselines.py).
 """
 
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -20,9 +25,20 @@ from app.errors import BadParameter
 from app.explain import Explanation, explain
 from app.params import Progress, no_progress
 from app.results import result_type
+from app.trust.road import noisy_linear_impute
 from app.zoo import LoadedModel
 
-__all__ = ["Curves", "FaithfulnessResult", "area_under_curve", "deletion_insertion", "faithfulness"]
+__all__ = [
+    "Curves",
+    "FaithfulnessResult",
+    "Removal",
+    "area_under_curve",
+    "deletion_insertion",
+    "faithfulness",
+]
+
+Removal = Literal["road", Baseline]
+"""What a removed pixel becomes: ROAD's imputation from the kept pixels, or a baseline image."""
 
 
 @dataclass(frozen=True)
@@ -78,20 +94,23 @@ def deletion_insertion(
     attribution: np.ndarray,
     target: int,
     steps: int = 32,
-    deletion_baseline: Baseline = "black",
-    insertion_baseline: Baseline = "blur",
+    deletion_baseline: Removal = "road",
+    insertion_baseline: Removal = "road",
     batch_size: int = 16,
     progress: Progress = no_progress,
+    seed: int = 0,
 ) -> Curves:
     """Both curves for a (H, W) map over (3, H, W) pixels; pixels are ranked by the map's value
-    (highest first, ties by position), `steps` + 1 points from 0 to all pixels."""
+    (highest first, ties by position), `steps` + 1 points from 0 to all pixels. `seed` seeds
+    ROAD's imputation noise (`seed` for deletion, `seed` + 1 for insertion)."""
     if not 2 <= steps <= 1000:
         raise BadParameter(f"steps: {steps} is outside 2 to 1000")
     image = pixels.detach().float().to(model.device).unsqueeze(0)
     if attribution.shape != tuple(image.shape[-2:]):
         raise BadParameter(f"the map is {attribution.shape}, the image {tuple(image.shape[-2:])}")
-    removed = make_baseline(image, deletion_baseline, model)
-    start_from = make_baseline(image, insertion_baseline, model)
+    # One noise stream per curve, so that either curve is the same whatever the other removes.
+    deletion_noise = torch.Generator().manual_seed(seed)
+    insertion_noise = torch.Generator().manual_seed(seed + 1)
     height, width = attribution.shape
     order = np.argsort(-np.nan_to_num(attribution).ravel(), kind="stable")
     rank = torch.empty(height * width, dtype=torch.long)
@@ -102,9 +121,9 @@ def deletion_insertion(
     curves: dict[str, list[float]] = {"deletion": [], "insertion": []}
     for start in range(0, len(counts), batch_size):
         chosen = counts[start : start + batch_size].view(-1, 1, 1, 1)
-        mask = (rank < chosen).to(image.dtype)  # 1 where the pixel is removed / revealed
-        deleted = image * (1 - mask) + removed * mask
-        inserted = start_from * (1 - mask) + image * mask
+        mask = rank < chosen  # True where the pixel is removed (deletion) / revealed (insertion)
+        deleted = _remove(model, image, mask, deletion_baseline, deletion_noise)
+        inserted = _remove(model, image, ~mask, insertion_baseline, insertion_noise)
         for name, batch in (("deletion", deleted), ("insertion", inserted)):
             probabilities = torch.softmax(model.forward_logits(batch), dim=-1)
             curves[name] += probabilities[:, target].float().cpu().tolist()
@@ -119,6 +138,23 @@ def deletion_insertion(
     )
 
 
+def _remove(
+    model: LoadedModel,
+    image: torch.Tensor,
+    removed: torch.Tensor,
+    removal: Removal,
+    noise: torch.Generator,
+) -> torch.Tensor:
+    """(1, 3, H, W) image, (N, 1, H, W) masks -> (N, 3, H, W): the image with each mask's
+    pixels removed."""
+    if removal == "road":
+        return torch.stack(
+            [noisy_linear_impute(image[0], mask[0], generator=noise) for mask in removed]
+        )
+    gone = removed.to(image.dtype)
+    return image * (1 - gone) + make_baseline(image, removal, model) * gone
+
+
 def faithfulness(
     model: LoadedModel,
     pixels: torch.Tensor,
@@ -126,8 +162,8 @@ def faithfulness(
     target: int | None = None,
     params: Mapping[str, Any] | None = None,
     steps: int = 32,
-    deletion_baseline: Baseline = "black",
-    insertion_baseline: Baseline = "blur",
+    deletion_baseline: Removal = "road",
+    insertion_baseline: Removal = "road",
     seed: int = 0,
     progress: Progress = no_progress,
     explanation: Explanation | None = None,
@@ -151,6 +187,7 @@ def faithfulness(
             deletion_baseline,
             insertion_baseline,
             progress=part(index),
+            seed=seed,
         )
         for index, attribution in ((1, result.attribution), (2, noise))
     )
