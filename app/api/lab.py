@@ -6,29 +6,22 @@ from fastapi import APIRouter, Body, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.catalog import catalog_entry
 from app.api.deps import WorkspaceDep, png_response
 from app.api.jobs import started_response
+from app.api.schemas import CatalogEntry
+from app.shapes import EXPERIMENTS, SIZE, saved_reports
 from app.shapes.dataset import preview_grid
-from app.shapes.lab import EXPERIMENTS, SIZE, saved_reports
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/lab", tags=["lab"])
 
 
-class ExperimentView(BaseModel):
-    name: str
-    title: str
-    params_schema: dict[str, Any]
-
-
 @router.get("/experiments")
-def list_experiments() -> list[ExperimentView]:
+def list_experiments() -> list[CatalogEntry]:
     """The lab's experiments, each with its parameters' JSON schema (the page's forms)."""
-    return [
-        ExperimentView(name=e.name, title=e.title, params_schema=e.Params.model_json_schema())
-        for e in EXPERIMENTS
-    ]
+    return [catalog_entry(experiment, CatalogEntry) for experiment in EXPERIMENTS]
 
 
 @router.get("/preview.png", response_class=Response)
