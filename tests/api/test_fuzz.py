@@ -6,6 +6,7 @@ jobs themselves run, not only the 404 path."""
 import json
 import os
 import threading
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -74,6 +75,12 @@ def _real_image_id() -> str:
         return str(_STATE["image"])
 
 
+def _half(*parts: object) -> bool:
+    """True for half of all cases, the same half on every run: hash() of a string changes with
+    PYTHONHASHSEED, a CRC does not (and Hypothesis draws the same cases: derandomize=True)."""
+    return zlib.crc32(repr(parts).encode()) % 2 == 1
+
+
 @schema.parametrize()
 @hypothesis.settings(
     max_examples=EXAMPLES,
@@ -83,9 +90,9 @@ def _real_image_id() -> str:
     suppress_health_check=list(hypothesis.HealthCheck),
 )
 def test_no_operation_gives_a_server_error(case) -> None:
-    if isinstance(case.body, dict) and "image_id" in case.body and hash(str(case.body)) % 2:
+    if isinstance(case.body, dict) and "image_id" in case.body and _half(case.path, case.body):
         case.body["image_id"] = _real_image_id()
-    if case.path_parameters and "image_id" in case.path_parameters and hash(str(case)) % 2:
+    if case.path_parameters and "image_id" in case.path_parameters and _half(case.path, case):
         case.path_parameters["image_id"] = _real_image_id()
     response = case.call_and_validate(checks=[not_a_server_error])
     STATUSES[response.status_code] += 1
