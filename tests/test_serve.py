@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
+pytestmark = pytest.mark.slow  # each starts real servers on the default model: 20-40 s
+
 SLOW = {"method": "occlusion", "params": {"window": 8, "stride": 2, "batch_size": 8}}
 
 

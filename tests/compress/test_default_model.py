@@ -30,6 +30,7 @@ def _agreement(model: LoadedModel, variant, data: CompressionData) -> float:
     )
 
 
+@pytest.mark.slow
 def test_per_channel_int8_agrees_more_than_per_tensor(default_model, gallery_data) -> None:
     before = fingerprint(default_model.module)
     per_tensor = compress(default_model, "int8_static", {"per_channel": False}, gallery_data)
@@ -59,6 +60,7 @@ def test_channel_pruning_removes_parameters_from_the_default_model(
     assert variant.parameters < 0.7 * sum(p.numel() for p in default_model.module.parameters())
 
 
+@pytest.mark.slow
 def test_cli_writes_the_report_and_the_variant(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("LANTERN_DATA_DIR", str(tmp_path / "data"))
     out, saved = tmp_path / "report.json", tmp_path / "variant.onnx"

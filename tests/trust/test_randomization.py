@@ -60,6 +60,7 @@ def cascades(default_model):
     }
 
 
+@pytest.mark.slow
 def test_guided_backprop_ignores_the_top_layers_but_the_gradient_does_not(cascades) -> None:
     """Adebayo et al., Fig. 2: after the classifier and the top blocks are randomised, guided
     backprop's map is nearly unchanged while the plain gradient's is not."""

@@ -71,6 +71,7 @@ def test_default_model_fast_path_equals_eager(default_model, chelsea) -> None:
     assert float((default_model.forward_logits(x) - expected).abs().max()) < 1e-4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("method", "params"),
     [("occlusion", {"window": 32, "stride": 16}), ("kernel_shap", {"samples": 64})],

@@ -158,6 +158,7 @@ def test_drill_down_computes_fewer_windows() -> None:
     assert counted[-1] == coarse + int(np.ceil(0.25 * (windows - coarse)))
 
 
+@pytest.mark.slow
 def test_default_model_incremental_equals_full(default_model, chelsea) -> None:
     engine, name = default_model.incremental_occlusion()
     assert engine is not None and name == "ONNX Runtime"

@@ -107,6 +107,7 @@ def test_torchvision_from_hub_cache_without_download(settings, tmp_path, monkeyp
     torch.testing.assert_close(ours, reference)
 
 
+@pytest.mark.slow
 def test_user_weights_with_other_class_count(settings, tmp_path) -> None:
     state = _random_resnet18(classes=5)
     path = tmp_path / "mine.safetensors"
