@@ -18,7 +18,7 @@ from app.workspace import Workspace
 
 __all__ = ["ReportPane", "build_report", "versions"]
 
-_PACKAGES = ("lantern", "torch", "torchvision", "captum", "fastapi")
+_PACKAGES = ("lantern", "torch", "torchvision", "fastapi")  # what computed and served the report
 
 
 @dataclass(frozen=True)
