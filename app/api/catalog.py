@@ -11,6 +11,7 @@ from app.api.schemas import CatalogEntry, MethodOrAttackEntry, ModelView, Sample
 from app.attacks import ATTACKS, Attack
 from app.explain import METHODS, Method
 from app.imaging import SAMPLES, sample_image
+from app.imaging.overlay import colormap_anchors
 from app.layers import spatial_convs
 from app.zoo import MODELS, get_spec
 
@@ -112,9 +113,17 @@ def list_methods() -> list[MethodOrAttackEntry]:
             in_default_panel=method.in_default_panel,
             in_attack_panel=method.in_attack_panel,
             forward_only=method.forward_only,
+            caption=method.caption,
         )
         for method in METHODS
     ]
+
+
+@router.get("/colormaps")
+def list_colormaps() -> dict[str, list[str]]:
+    """Each colormap's anchor colours (CSS hex, evenly spaced from the low end): the legends.
+    `auto` draws signed maps with coolwarm (blue against, red for) and others with reds."""
+    return colormap_anchors()
 
 
 @router.get("/attacks")

@@ -112,6 +112,9 @@ class MethodOrAttackEntry(CatalogEntry):
     in_default_panel: bool = False
     in_attack_panel: bool = Field(False, description="Ticked on the attack page")
     forward_only: bool | None = Field(None, description="Needs only forward passes")
+    caption: str | None = Field(
+        None, description="What a map's colours mean, in a sentence; {label} = the class"
+    )
     parameters: dict[str, Any]
 
 
@@ -162,6 +165,7 @@ class ExplanationView(BaseModel):
     signed: bool
     device: str
     engine: str = Field(description="What ran the forward passes: PyTorch or ONNX Runtime")
+    caption: str = Field(description="What the map's colours mean, in one plain sentence")
     peak: float = Field(description="99th percentile of |value|: the default full-colour value")
     minimum: float
     maximum: float
@@ -183,6 +187,7 @@ class ExplanationView(BaseModel):
             signed=result.signed,
             device=result.device,
             engine=result.engine,
+            caption=METHODS.get(result.method).caption.format(label=result.target_label),
             peak=map_peak(result.attribution),
             minimum=float(result.attribution.min()),
             maximum=float(result.attribution.max()),

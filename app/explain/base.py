@@ -84,6 +84,8 @@ class Method(ABC):
     name: ClassVar[str]
     title: ClassVar[str]
     reference: ClassVar[str]
+    caption: ClassVar[str] = "Red: the pixels this method ranks as most important for '{label}'."
+    """What the colours mean, in one plain sentence; `{label}` becomes the explained class."""
     Params: ClassVar[type[ParamsModel]]
     signed: ClassVar[bool]
     in_default_panel: ClassVar[bool] = False  # ticked when the dashboard opens

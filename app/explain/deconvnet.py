@@ -17,6 +17,10 @@ class DeconvnetParams(Params):
 class Deconvnet(GradientMethod):
     name = "deconvnet"
     title = "Deconvnet"
+    caption = (
+        "Red: patterns that excite the network's neurons, reconstructed back to the pixels; it "
+        "depends little on the class '{label}'."
+    )
     reference = "Zeiler & Fergus, 2014"
     Params = DeconvnetParams
     signed = False

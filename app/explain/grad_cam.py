@@ -91,6 +91,10 @@ class GradCamParams(Params):
 class GradCam(Method):
     name = "grad_cam"
     title = "Grad-CAM"
+    caption = (
+        "Red: regions whose features raised the score for '{label}' the most, seen at the last "
+        "convolution's coarse grid."
+    )
     reference = "Selvaraju et al., 2017"
     Params = GradCamParams
     signed = False

@@ -38,6 +38,10 @@ class GradientShapParams(Params):
 class GradientShap(Method):
     name = "gradient_shap"
     title = "GradientSHAP"
+    caption = (
+        "Red: pixels that add to the score for '{label}' compared with blank or noisy "
+        "references; blue: pixels that take away from it."
+    )
     reference = "Lundberg & Lee, 2017"
     Params = GradientShapParams
     signed = True

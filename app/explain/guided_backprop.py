@@ -19,6 +19,10 @@ class GuidedBackpropParams(Params):
 class GuidedBackprop(GradientMethod):
     name = "guided_backprop"
     title = "Guided backprop"
+    caption = (
+        "Red: fine edges and textures the network reacted to on the way to '{label}'; it shows "
+        "the photo's edges more than the model (see the sanity check)."
+    )
     reference = "Springenberg et al., 2015"
     Params = GuidedBackpropParams
     signed = False

@@ -30,6 +30,10 @@ class GuidedGradCamParams(Params):
 class GuidedGradCam(GradientMethod):
     name = "guided_grad_cam"
     title = "Guided Grad-CAM"
+    caption = (
+        "Red: fine edges inside the regions Grad-CAM ranks highest for '{label}': where the "
+        "model looked, in detail."
+    )
     reference = "Selvaraju et al., 2017"
     Params = GuidedGradCamParams
     signed = False

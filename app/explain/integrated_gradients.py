@@ -46,6 +46,10 @@ class IntegratedGradientsParams(Params):
 class IntegratedGradients(Method):
     name = "integrated_gradients"
     title = "Integrated gradients"
+    caption = (
+        "Red: pixels that add to the score for '{label}' compared with a blank image; blue: "
+        "pixels that take away from it."
+    )
     reference = "Sundararajan, Taly & Yan, 2017"
     Params = IntegratedGradientsParams
     signed = True

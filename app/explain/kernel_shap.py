@@ -84,6 +84,10 @@ class KernelShapParams(Params):
 class KernelShap(Method):
     name = "kernel_shap"
     title = "KernelSHAP"
+    caption = (
+        "Red: segments that add to the score for '{label}'; blue: segments that take away from "
+        "it; the shares add up to the score."
+    )
     reference = "Lundberg & Lee, 2017"
     Params = KernelShapParams
     signed = True

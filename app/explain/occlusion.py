@@ -146,6 +146,10 @@ class _Windows:
 class Occlusion(Method):
     name = "occlusion"
     title = "Occlusion"
+    caption = (
+        "Red: covering this patch lowers the score for '{label}' (evidence for it); blue: "
+        "covering it raises the score (evidence against)."
+    )
     reference = "Zeiler & Fergus, 2014"
     Params = OcclusionParams
     signed = True

@@ -17,6 +17,10 @@ class SaliencyParams(Params):
 class Saliency(GradientMethod):
     name = "saliency"
     title = "Vanilla gradient"
+    caption = (
+        "Brighter red: pixels where the smallest change would move the score for '{label}' the "
+        "most (sensitivity, not evidence)."
+    )
     reference = "Simonyan, Vedaldi & Zisserman, 2014"
     Params = SaliencyParams
     signed = False
