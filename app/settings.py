@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import ByteSize, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["LOOPBACK_NAMES", "Settings", "check_public_serving", "get_settings", "is_loopback"]
@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     kept_images: int = Field(256, ge=4, le=100_000, description="Uploaded images kept.")
     kept_compression_runs: int = Field(
         20, ge=1, le=10_000, description="Compression runs (reports and variant files) kept."
+    )
+    max_job_memory: ByteSize = Field(
+        ByteSize(6 * 2**30),
+        gt=64 * 2**20,
+        description="Estimated peak memory one job may take (bytes, or e.g. '6GiB'); a job "
+        "over it is refused with 422. Two workers at 6 GiB fit a 24 GB machine.",
     )
     job_timeout_seconds: float = Field(
         600.0, gt=0, le=86_400, description="A running job past this ends as 'timeout'."

@@ -30,6 +30,7 @@ __all__ = [
     "Source",
     "build_evaluation_set",
     "count_images",
+    "dataset_images",
     "folder_sources",
     "gallery_sources",
     "store_dataset",
@@ -325,7 +326,17 @@ def store_dataset(data_dir: Path, content: bytes, max_bytes: int, max_pixels: in
     if not path.exists():
         path.write_bytes(content)
     labels = sorted({s.label for s in sources if s.label is not None})
+    path.with_suffix(".images").write_text(str(len(sources)))
     return DatasetInfo(dataset_id, len(sources), bool(labels), labels)
+
+
+def dataset_images(path: Path) -> int:
+    """How many images a stored dataset holds (written at upload; else read from its
+    directory, nothing decompressed): what a job's memory estimate needs."""
+    try:
+        return int(path.with_suffix(".images").read_text())
+    except (OSError, ValueError):
+        return min(MAX_IMAGES, count_images(path.read_bytes()))
 
 
 def stored_dataset(data_dir: Path, dataset_id: str) -> Path:
