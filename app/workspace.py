@@ -24,7 +24,7 @@ from app.compress.data import (
     zip_sources,
 )
 from app.compress.runs import RunParams, check_run, run_comparison
-from app.errors import BadTarget, JobNotFinished, UnsupportedMethod
+from app.errors import BadParameter, BadTarget, JobNotFinished, UnsupportedMethod
 from app.explain import METHODS, Explanation, explain
 from app.explain.engine import check_class
 from app.imaging import decode_image, sample_image
@@ -46,6 +46,7 @@ from app.trust import (
     faithfulness,
     randomization_test,
 )
+from app.trust.consensus import Consensus, consensus
 from app.zoo import LoadedModel
 from app.zoo.pool import ModelPool
 
@@ -340,6 +341,16 @@ class Workspace:
         result = self._result(job_id, "explanation")
         assert isinstance(result, Explanation)
         return result
+
+    def consensus(self, job_ids: list[str]) -> Consensus:
+        """Where the finished explanations of one image and class agree (app/trust/consensus)."""
+        results = [self.explanation(job_id) for job_id in job_ids]
+        first = results[0]
+        for other in results[1:]:
+            same = (other.model, other.target) == (first.model, first.target)
+            if not same or not np.array_equal(other.input, first.input):
+                raise BadParameter("consensus compares maps of one image and class on one model")
+        return consensus([(METHODS.get(r.method).title, r.attribution, r.signed) for r in results])
 
     def attack_outcome(self, job_id: str) -> AttackOutcome:
         result = self._result(job_id, "attack")

@@ -21,6 +21,8 @@ __all__ = [
     "AttackRequest",
     "AttackView",
     "CatalogEntry",
+    "ConsensusRequest",
+    "ConsensusView",
     "ExplanationRequest",
     "ExplanationView",
     "FaithfulnessRequest",
@@ -260,6 +262,22 @@ class FaithfulnessRequest(ExplanationRequest):
     insertion_baseline: Removal = Field(
         "road", description="What the pixels not yet revealed are: ROAD's imputation or a baseline"
     )
+
+
+class ConsensusRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_ids: list[str] = Field(
+        min_length=2, max_length=16, description="Finished explanations of one image and class"
+    )
+
+
+class ConsensusView(BaseModel):
+    sentence: str = Field(description="'4 of 5 methods point at the same region (centre).'")
+    agreeing: int
+    total: int
+    methods: list[str] = Field(description="Titles of the methods that agree")
+    region: str = Field(description="Where the region is: 'centre', 'upper left', … or ''")
 
 
 class VerdictView(BaseModel):

@@ -5,7 +5,13 @@ from fastapi.responses import JSONResponse
 
 from app.api.deps import WorkspaceDep, png_response
 from app.api.jobs import started_response
-from app.api.schemas import FaithfulnessRequest, JobView, SanityRequest
+from app.api.schemas import (
+    ConsensusRequest,
+    ConsensusView,
+    FaithfulnessRequest,
+    JobView,
+    SanityRequest,
+)
 from app.errors import BadParameter
 from app.imaging import Display, render_map
 
@@ -28,6 +34,19 @@ def create_faithfulness(body: FaithfulnessRequest, workspace: WorkspaceDep) -> J
         body.subject(), body.steps, body.seed, body.deletion_baseline, body.insertion_baseline
     )
     return started_response(started, workspace)
+
+
+@router.post("/consensus")
+def create_consensus(body: ConsensusRequest, workspace: WorkspaceDep) -> ConsensusView:
+    """Do finished explanations of one image and class point at the same region?"""
+    found = workspace.consensus(body.job_ids)
+    return ConsensusView(
+        sentence=found.sentence,
+        agreeing=len(found.agreeing),
+        total=found.total,
+        methods=found.agreeing,
+        region=found.region,
+    )
 
 
 @router.get("/jobs/{job_id}/randomized/{step}.png", response_class=Response)

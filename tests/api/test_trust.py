@@ -81,3 +81,37 @@ def test_faithfulness_reuses_the_map_on_screen(client, gated) -> None:
     other = client.post("/api/faithfulness", json={**body, "params": {"steps": 2}, "steps": 4})
     gated.gate.release(2)
     assert wait_job(client, other.json()["id"])["status"] == "done" and gated.calls == 2
+
+
+def test_consensus_of_finished_maps(client, tiny_model) -> None:
+    from app.trust.consensus import consensus
+
+    image = upload(client)
+    jobs = [
+        wait_job(
+            client,
+            client.post(
+                "/api/explanations", json={"image_id": image["id"], "method": m, "target": 1}
+            ).json()["id"],
+        )
+        for m in ("saliency", "grad_cam", "occlusion")
+    ]
+    response = client.post("/api/consensus", json={"job_ids": [j["id"] for j in jobs]})
+    assert response.status_code == 200, response.text
+    view = response.json()
+    workspace = client.app.state.workspace
+    maps = [workspace.explanation(j["id"]) for j in jobs]
+    expected = consensus(
+        [(j["result"]["title"], m.attribution, m.signed) for j, m in zip(jobs, maps, strict=True)]
+    )
+    assert view["sentence"] == expected.sentence and view["total"] == 3
+    other = wait_job(
+        client,
+        client.post(
+            "/api/explanations", json={"image_id": image["id"], "method": "saliency", "target": 2}
+        ).json()["id"],
+    )
+    mixed = client.post("/api/consensus", json={"job_ids": [jobs[0]["id"], other["id"]]})
+    assert mixed.status_code == 422 and "one image and class" in mixed.json()["detail"]
+    assert client.post("/api/consensus", json={"job_ids": [jobs[0]["id"]]}).status_code == 422
+    assert client.post("/api/consensus", json={"job_ids": ["nope", "nada"]}).status_code == 404
