@@ -16,7 +16,14 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from app.api import api_router, pages_router
-from app.api.guard import AccessGuard, BodyLimit, RateLimit, SameOrigin, SecurityHeaders
+from app.api.guard import (
+    AccessGuard,
+    BodyLimit,
+    JobClient,
+    RateLimit,
+    SameOrigin,
+    SecurityHeaders,
+)
 from app.errors import LanternError, http_headers, http_status
 from app.settings import Settings, check_public_serving
 from app.workspace import Workspace
@@ -72,6 +79,7 @@ def create_app(settings: Settings, models: ModelPool | None = None) -> FastAPI:
 def _guard(app: FastAPI, settings: Settings) -> None:
     """Middleware, innermost first: body limit, token (or same-origin checks without one), rate
     limit, CORS, security headers."""
+    app.add_middleware(JobClient)  # who submits a job: the queue's fair share
     app.add_middleware(BodyLimit, settings=settings)
     if settings.api_token is not None:
         app.add_middleware(AccessGuard, token=settings.api_token.get_secret_value())

@@ -25,12 +25,14 @@ from app.errors import (
     StaleForm,
     UnknownHost,
 )
+from app.jobs.queue import JOB_CLIENT
 from app.settings import Settings
 
 __all__ = [
     "SESSION_COOKIE",
     "AccessGuard",
     "BodyLimit",
+    "JobClient",
     "RateLimit",
     "SameOrigin",
     "SecurityHeaders",
@@ -145,6 +147,20 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class JobClient:
+    """Name the client (its address) for the job queue's fair share (JOB_CLIENT)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = JOB_CLIENT.set(str((scope.get("client") or ("unknown", 0))[0]))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            JOB_CLIENT.reset(token)
 
 
 class RateLimit:

@@ -1,15 +1,21 @@
 """A bounded job queue: a fixed pool of worker threads, progress from the work's own loop,
 cancellation and deadlines at its next progress call, finished jobs kept (bounded) for reuse as a
-cache, and (with a database) every job written down, so a restart loses no finished result."""
+cache, and (with a database) every job written down, so a restart loses no finished result.
+
+Fair to its clients (issue 19, M2): a free worker takes the waiting job of the client with the
+fewest jobs running, round robin among equals, and a client with no job waiting or running is
+accepted even when the queue is full (up to twice its size), so one client filling the queue
+delays others but never locks them out. The client is `JOB_CLIENT`, set per request."""
 
 import enum
 import logging
 import threading
 import time
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,7 +25,10 @@ from app.errors import Busy, Cancelled, JobTimeout, LanternError, UnknownJob
 from app.jobs.store import Database, JobRow
 from app.params import Progress
 
-__all__ = ["Job", "JobQueue", "JobStatus", "Work"]
+__all__ = ["JOB_CLIENT", "Job", "JobQueue", "JobStatus", "Work"]
+
+JOB_CLIENT: ContextVar[str] = ContextVar("lantern_job_client", default="local")
+"""Who submits: the client address, set by app.api.guard.JobClient for each request."""
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +66,7 @@ class Job:
     cancel_requested: threading.Event = field(default_factory=threading.Event)
     stop_reason: str | None = None  # set when the server, not the user, stops the job
     stored: bool = False  # its result is in the database, not yet read back
+    client: str = "local"  # who submitted it (fair share)
 
     def row(self) -> JobRow:
         return JobRow(
@@ -116,7 +126,9 @@ class JobQueue:
         self._lock = threading.Lock()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._by_key: dict[str, str] = {}
-        self._futures: dict[str, Future[None]] = {}
+        self._waiting: list[tuple[Job, Work]] = []  # taken by _next, fairest first
+        self._running: Counter[str] = Counter()  # jobs running per client
+        self._last_start: dict[str, float] = {}  # when each client's last job started
         if database is not None:
             interrupted = database.fail_unfinished()
             if interrupted:
@@ -148,17 +160,22 @@ class JobQueue:
         with self._lock:
             if not self._accepting:
                 raise Busy("the server is shutting down and takes no new jobs")
-            active = sum(not job.status.terminal for job in self._jobs.values())
-            if active >= self._workers + self._max_queued:
+            client = JOB_CLIENT.get()
+            unfinished = [job for job in self._jobs.values() if not job.status.terminal]
+            active, mine = len(unfinished), sum(job.client == client for job in unfinished)
+            capacity = self._workers + self._max_queued
+            newcomer = mine == 0 and active < 2 * capacity  # its share of a full queue
+            if active >= capacity and not newcomer:
                 raise Busy(
-                    f"the server is busy ({active} jobs running or waiting); "
-                    "try again in a few seconds"
+                    f"the server is busy ({active} jobs running or waiting, {mine} of them "
+                    "yours); try again in a few seconds"
                 )
-            job = Job(id=uuid.uuid4().hex, kind=kind, key=key, request=request)
+            job = Job(id=uuid.uuid4().hex, kind=kind, key=key, request=request, client=client)
             self._jobs[job.id] = job
             self._by_key[key] = job.id
             self._save(job)
-            self._futures[job.id] = self._executor.submit(self._run, job, work)
+            self._waiting.append((job, work))
+            self._executor.submit(self._next)
             self._forget_old()
             return job, True
 
@@ -201,8 +218,9 @@ class JobQueue:
         job = self.get(job_id)
         job.cancel_requested.set()
         with self._lock:
-            future = self._futures.get(job_id)
-            if future is not None and future.cancel():  # still waiting: it never starts
+            waiting = [entry for entry in self._waiting if entry[0].id == job_id]
+            for entry in waiting:  # still waiting: it never starts
+                self._waiting.remove(entry)
                 self._cancelled(job)
         return job
 
@@ -230,6 +248,34 @@ class JobQueue:
         """Stop waiting and running jobs, and wait for the workers to stop."""
         self.drain(0.0)
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _next(self) -> None:
+        """One worker turn: the fairest waiting job (`_turn`); one turn is submitted per job, so
+        a cancelled job's turn finds nothing or runs another's."""
+        with self._lock:
+            if not self._waiting:
+                return
+            entry = min(self._waiting, key=self._turn)
+            self._waiting.remove(entry)
+            job, work = entry
+            self._running[job.client] += 1
+            self._last_start[job.client] = time.monotonic()
+            if len(self._last_start) > 10_000:  # forget clients long gone
+                self._last_start = dict(
+                    sorted(self._last_start.items(), key=lambda i: i[1])[-1000:]
+                )
+        try:
+            self._run(job, work)
+        finally:
+            with self._lock:
+                self._running[job.client] -= 1
+                if self._running[job.client] <= 0:
+                    del self._running[job.client]
+
+    def _turn(self, entry: tuple[Job, Work]) -> tuple[int, float, float]:
+        """Round robin: fewest running, then the client whose last start is oldest, then age."""
+        job = entry[0]
+        return self._running[job.client], self._last_start.get(job.client, 0.0), job.created
 
     def _run(self, job: Job, work: Work) -> None:
         if job.cancel_requested.is_set():
@@ -284,7 +330,6 @@ class JobQueue:
         job.finished = time.time()
         self._save(job, status, job.result if status == JobStatus.DONE else None)
         job.status = status  # last: a reader who sees a terminal status finds it all written
-        self._futures.pop(job.id, None)
 
     def _save(self, job: Job, status: JobStatus | None = None, result: Any = None) -> None:
         if self._database is None:
