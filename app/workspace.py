@@ -6,7 +6,7 @@ and tests can use a Workspace directly.
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -131,7 +131,9 @@ class Workspace:
 
     def start_explanation(self, subject: Subject) -> tuple[Job, bool]:
         """(job, is new). Bad input fails here, at once; the work itself is queued."""
-        model, method, target = self.models.get(subject.model), subject.method, subject.target
+        model = self.models.get(subject.model)
+        subject = self._with_class(model, subject)
+        method, target = subject.method, subject.target
         parsed = _method_params(model, method, subject.params)
         self._check_memory(model, method, parsed)
 
@@ -159,7 +161,9 @@ class Workspace:
         self, subject: Subject, mode: Literal["cascading", "independent"], steps: int, seed: int
     ) -> tuple[Job, bool]:
         """The model-randomisation test of one method's map, as a job."""
-        model, method, target = self.models.get(subject.model), subject.method, subject.target
+        model = self.models.get(subject.model)
+        subject = self._with_class(model, subject)
+        method, target = subject.method, subject.target
         parsed = _method_params(model, method, subject.params)
         self._check_memory(model, method, parsed)
         settings = {"method_params": parsed, "mode": mode, "steps": steps, "seed": seed}
@@ -181,7 +185,9 @@ class Workspace:
         insertion_baseline: Removal = "road",
     ) -> tuple[Job, bool]:
         """Deletion and insertion curves of one method's map (and a random map's), as a job."""
-        model, method, target = self.models.get(subject.model), subject.method, subject.target
+        model = self.models.get(subject.model)
+        subject = self._with_class(model, subject)
+        method, target = subject.method, subject.target
         parsed = _method_params(model, method, subject.params)
         self._check_memory(model, method, parsed)
         settings = {
@@ -314,6 +320,15 @@ class Workspace:
         batch = params.get("batch_size")
         what = f"{method} with batch_size {batch}" if batch else method
         check_job_memory(estimate, self.settings.max_job_memory, what, "use a smaller batch_size")
+
+    def _with_class(self, model: LoadedModel, subject: Subject) -> Subject:
+        """The subject with its class: the top class when none is given, so that 'the top
+        class' and the same class by index are one job (and one cache entry)."""
+        if subject.target is not None:
+            return subject
+        pixels = self.images.get(subject.image_id).model_view(model).unsqueeze(0)
+        top = int(model.probabilities(pixels)[0].argmax())
+        return replace(subject, target=top)
 
     def _start(
         self,

@@ -263,3 +263,15 @@ def test_report_is_self_contained(client) -> None:
         "/api/reports", json={"image_id": image["id"], "job_ids": jobs, "display": {"opacity": 5}}
     )
     assert bad.status_code == 422
+
+
+def test_the_top_class_and_the_same_class_by_index_are_one_job(client) -> None:
+    image = upload(client)
+    top = image["predictions"][0]["index"]
+    first = client.post("/api/explanations", json={"image_id": image["id"], "method": "saliency"})
+    assert first.status_code == 201 and first.json()["request"]["target"] == top
+    wait_job(client, first.json()["id"])
+    again = client.post(
+        "/api/explanations", json={"image_id": image["id"], "method": "saliency", "target": top}
+    )
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
