@@ -351,7 +351,7 @@ class ReportView:
 
 class JobView(BaseModel):
     id: str
-    kind: Literal[tuple(JOB_KINDS.names())]  # type: ignore[valid-type]
+    kind: str = Field(description="A registered job kind: explanation, attack, sanity, …")
     status: Literal["queued", "running", "done", "failed", "cancelled", "timeout"]
     progress: float = Field(ge=0.0, le=1.0)
     eta_seconds: float | None
