@@ -131,11 +131,8 @@ class Workspace:
 
     def start_explanation(self, subject: Subject) -> tuple[Job, bool]:
         """(job, is new). Bad input fails here, at once; the work itself is queued."""
-        model = self.models.get(subject.model)
-        subject = self._with_class(model, subject)
+        model, subject, parsed = self._explained(subject)
         method, target = subject.method, subject.target
-        parsed = _method_params(model, method, subject.params)
-        self._check_memory(model, method, parsed)
 
         def work(image: StoredImage, progress: Progress) -> Explanation:
             return explain(model, image.model_view(model), method, target, parsed, progress)
@@ -161,11 +158,8 @@ class Workspace:
         self, subject: Subject, mode: Literal["cascading", "independent"], steps: int, seed: int
     ) -> tuple[Job, bool]:
         """The model-randomisation test of one method's map, as a job."""
-        model = self.models.get(subject.model)
-        subject = self._with_class(model, subject)
+        model, subject, parsed = self._explained(subject)
         method, target = subject.method, subject.target
-        parsed = _method_params(model, method, subject.params)
-        self._check_memory(model, method, parsed)
         settings = {"method_params": parsed, "mode": mode, "steps": steps, "seed": seed}
 
         def work(image: StoredImage, progress: Progress) -> RandomizationResult:
@@ -185,11 +179,8 @@ class Workspace:
         insertion_baseline: Removal = "road",
     ) -> tuple[Job, bool]:
         """Deletion and insertion curves of one method's map (and a random map's), as a job."""
-        model = self.models.get(subject.model)
-        subject = self._with_class(model, subject)
+        model, subject, parsed = self._explained(subject)
         method, target = subject.method, subject.target
-        parsed = _method_params(model, method, subject.params)
-        self._check_memory(model, method, parsed)
         settings = {
             "method_params": parsed,
             "steps": steps,
@@ -287,6 +278,7 @@ class Workspace:
                 parsed.augmentations,
                 parsed.calibration_augmentations,
                 parsed.seed,
+                progress,
             )
             return run_comparison(self.settings, model, parsed, evaluation, image, progress)
 
@@ -321,14 +313,18 @@ class Workspace:
         what = f"{method} with batch_size {batch}" if batch else method
         check_job_memory(estimate, self.settings.max_job_memory, what, "use a smaller batch_size")
 
-    def _with_class(self, model: LoadedModel, subject: Subject) -> Subject:
-        """The subject with its class: the top class when none is given, so that 'the top
-        class' and the same class by index are one job (and one cache entry)."""
-        if subject.target is not None:
-            return subject
-        pixels = self.images.get(subject.image_id).model_view(model).unsqueeze(0)
-        top = int(model.probabilities(pixels)[0].argmax())
-        return replace(subject, target=top)
+    def _explained(self, subject: Subject) -> tuple[LoadedModel, Subject, dict[str, Any]]:
+        """What a job about one method's map starts from: the model, the subject with its class
+        (the top class when none is given, so that 'the top class' and the same class by index
+        are one job and one cache entry) and the method's parameters, checked against the
+        model and the memory budget."""
+        model = self.models.get(subject.model)
+        if subject.target is None:
+            pixels = self.images.get(subject.image_id).model_view(model).unsqueeze(0)
+            subject = replace(subject, target=int(model.probabilities(pixels)[0].argmax()))
+        parsed = _method_params(model, subject.method, subject.params)
+        self._check_memory(model, subject.method, parsed)
+        return model, subject, parsed
 
     def _start(
         self,
