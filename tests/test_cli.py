@@ -368,3 +368,55 @@ def test_shapes_generate_writes_a_folder_and_refuses_bad_sizes(tmp_path, capsys)
     assert "--size must be" in capsys.readouterr().err
     assert main(["shapes", "fewshot", "--param", "shots=0"]) == 2
     assert "shots" in capsys.readouterr().err
+
+
+def test_version_comes_from_the_package_metadata(capsys) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"lantern {version('lantern')}"
+
+
+def test_every_experiment_is_a_shapes_command_and_train_is_refused(capsys) -> None:
+    from app.shapes import EXPERIMENTS
+
+    with pytest.raises(SystemExit):
+        main(["shapes", "--help"])
+    listed = capsys.readouterr().out
+    for experiment in EXPERIMENTS:
+        assert f"    {experiment.name} " in listed
+    assert "\n    train " not in listed
+    assert main(["shapes", "train", "--param", "epochs=3"]) == 2
+    err = capsys.readouterr().err
+    assert err == "lantern: error: `lantern shapes train` is now `lantern shapes transfer`\n"
+
+
+def test_choices_come_from_the_types(capsys) -> None:
+    """What a removed pixel becomes and the devices are read from their types, not re-listed."""
+    from typing import get_args, get_type_hints
+
+    from app.settings import Settings
+    from app.trust import faithfulness
+
+    for command, option, values in (
+        (
+            "faithfulness",
+            "--deletion-baseline",
+            get_args(get_type_hints(faithfulness)["deletion_baseline"]),
+        ),
+        ("explain", "--device", get_args(Settings.model_fields["device"].annotation)),
+    ):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert f"{option} {{{','.join(values)}}}" in capsys.readouterr().out
+
+
+def test_only_the_cli_package_parses_arguments() -> None:
+    from pathlib import Path
+
+    app = Path(__file__).parents[1] / "app"
+    for module in app.rglob("*.py"):
+        if app / "cli" not in module.parents:
+            assert "argparse" not in module.read_text(encoding="utf-8"), module

@@ -5,56 +5,50 @@ The run is also kept under `LANTERN_DATA_DIR/compress/runs/` like the page's."""
 import argparse
 import dataclasses
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.cli._options import (
+    Commands,
+    add_device,
+    add_field_option,
+    add_model_options,
+    add_param,
+    settings_of,
+)
 from app.compress.base import RECIPES
 from app.compress.comparison import VariantReport
 from app.compress.data import build_evaluation_set, folder_sources, gallery_sources, zip_sources
 from app.compress.runs import RunParams, VariantRequest, run_comparison, run_file
 from app.errors import BadParameter
 from app.params import parse_params
-from app.settings import Settings
 from app.zoo import load_model
 
-__all__ = ["add_compress_parser", "run_compress"]
+__all__ = ["register"]
 
 
-def add_compress_parser(
-    commands: Any, parse_param: Callable[[str], tuple[str, str]]
-) -> argparse.ArgumentParser:
-    compress = commands.add_parser(
+def register(commands: Commands) -> None:
+    parser = commands.add_parser(
         "compress", help="build a compressed variant and measure it against the original"
     )
-    compress.add_argument("--recipe", required=True, choices=RECIPES.names())
-    compress.add_argument(
-        "--param",
-        action="append",
-        type=parse_param,
-        default=[],
-        metavar="KEY=VALUE",
-        help="a recipe parameter (repeatable; see the recipe's fields in /docs or the page)",
+    parser.add_argument("--recipe", required=True, choices=RECIPES.names())
+    add_param(
+        parser, "a recipe parameter (repeatable; see the recipe's fields in /docs or the page)"
     )
-    compress.add_argument("--model", help="model name (see `lantern models`)")
-    compress.add_argument("--weights", type=Path, help="your own weights for that architecture")
-    compress.add_argument("--labels", type=Path, help="class names, one per line")
-    compress.add_argument(
+    add_model_options(parser)
+    add_device(parser)
+    parser.add_argument(
         "--eval",
         type=Path,
         help="a folder or zip of images (one sub-folder per class for accuracy); "
         "default: the sample photos and augmented views",
     )
-    compress.add_argument(
-        "--methods",
-        default="occlusion,saliency,grad_cam",
-        help="explanation methods whose drift is measured, comma-separated ('' for none)",
-    )
-    compress.add_argument("--drift-images", type=int, default=4, help="photos explained")
-    compress.add_argument("--augmentations", type=int, default=7, help="views per photo")
-    compress.add_argument("--out", type=Path, help="write the JSON report here")
-    compress.add_argument("--save", type=Path, help="write the variant's file (.onnx/.safetensors)")
-    return compress
+    add_field_option(parser, RunParams, "methods")
+    add_field_option(parser, RunParams, "drift_images")
+    add_field_option(parser, RunParams, "augmentations")
+    parser.add_argument("--out", type=Path, help="write the JSON report here")
+    parser.add_argument("--save", type=Path, help="write the variant's file (.onnx/.safetensors)")
+    parser.set_defaults(run=_compress)
 
 
 def _row(row: VariantReport) -> str:
@@ -74,20 +68,24 @@ def _row(row: VariantReport) -> str:
     )
 
 
-def run_compress(args: argparse.Namespace, settings: Settings) -> None:
+def _run_params(args: argparse.Namespace) -> RunParams:
+    """The run's parameters: one variant, and the options given (RunParams' defaults else)."""
+    given: dict[str, Any] = {
+        "variants": [VariantRequest(recipe=args.recipe, params=dict(args.param))]
+    }
+    if args.methods is not None:
+        given["methods"] = [m.strip() for m in args.methods.split(",") if m.strip()]
+    for name in ("drift_images", "augmentations"):
+        if getattr(args, name) is not None:
+            given[name] = getattr(args, name)
+    return parse_params(RunParams, given, "compress")
+
+
+def _compress(args: argparse.Namespace) -> None:
+    settings = settings_of(args)
     recipe = RECIPES.get(args.recipe)
     params = parse_params(recipe.Params, dict(args.param), args.recipe)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    run_params = parse_params(
-        RunParams,
-        {
-            "variants": [VariantRequest(recipe=args.recipe, params=dict(args.param))],
-            "methods": methods,
-            "drift_images": args.drift_images,
-            "augmentations": args.augmentations,
-        },
-        "compress",
-    )
+    run_params = _run_params(args)
     model = load_model(
         args.model or settings.default_model, settings, weights=args.weights, labels=args.labels
     )

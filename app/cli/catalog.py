@@ -1,0 +1,50 @@
+"""`lantern models`, `lantern methods` and `lantern shapley`: what Lantern knows, read from its
+registries (and the lecture's Shapley game)."""
+
+import argparse
+from typing import Any
+
+from app.attacks import ATTACKS
+from app.cli._options import Commands, settings_of
+from app.explain import METHODS
+from app.explain.exact_shapley import LECTURE_GAME, LECTURE_PLAYERS, shapley_values
+from app.registry import Registry
+from app.zoo import MODELS
+
+__all__ = ["register"]
+
+
+def register(commands: Commands) -> None:
+    models = commands.add_parser("models", help="list the models and where their weights come from")
+    models.set_defaults(run=_models)
+    methods = commands.add_parser(
+        "methods", help="list explanation methods and attacks with parameters"
+    )
+    methods.set_defaults(run=_methods)
+    shapley = commands.add_parser(
+        "shapley", help="exact Shapley values of the lecture's three-person game"
+    )
+    shapley.set_defaults(run=_shapley)
+
+
+def _models(args: argparse.Namespace) -> None:
+    settings = settings_of(args)
+    for spec in MODELS:
+        print(f"{spec.name:32s} {spec.weights_source(settings)}")
+
+
+def _methods(args: argparse.Namespace) -> None:
+    registries: tuple[tuple[str, Registry[Any]], ...] = (("explain", METHODS), ("attack", ATTACKS))
+    for kind, registry in registries:
+        for item in registry:
+            print(f"{kind} {item.name}: {item.title} ({item.reference})")
+            for name, field in item.Params.model_fields.items():
+                print(f"    {name} = {field.default!r}  {field.description or ''}")
+
+
+def _shapley(args: argparse.Namespace) -> None:
+    for coalition, worth in LECTURE_GAME.items():
+        members = " + ".join(player for player in LECTURE_PLAYERS if player in coalition)
+        print(f"  v({members}) = {worth:g}")
+    for player, value in shapley_values(LECTURE_PLAYERS, LECTURE_GAME).items():
+        print(f"{player}: {value:g}")
