@@ -5,7 +5,6 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from types import FrameType
 
 import uvicorn
@@ -25,14 +24,14 @@ from app.api.guard import (
     SecurityHeaders,
 )
 from app.errors import LanternError, http_headers, http_status
+from app.resources import resource_folder
 from app.settings import Settings, check_public_serving
 from app.workspace import Workspace
 from app.zoo import load_model
 from app.zoo.pool import ModelPool
 
-__all__ = ["ROOT", "create_app", "serve"]
+__all__ = ["create_app", "serve"]
 
-ROOT = Path(__file__).resolve().parent.parent  # templates/ and static/ live beside app/
 log = logging.getLogger("lantern")
 
 
@@ -66,12 +65,12 @@ def create_app(settings: Settings, models: ModelPool | None = None) -> FastAPI:
     )
     app.state.workspace = workspace
     app.state.ready = False
-    app.state.templates = Jinja2Templates(directory=ROOT / "templates")
+    app.state.templates = Jinja2Templates(directory=resource_folder("templates"))
     app.add_exception_handler(LanternError, _lantern_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.include_router(api_router)
     app.include_router(pages_router)
-    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=resource_folder("static")), name="static")
     _guard(app, settings)
     return app
 

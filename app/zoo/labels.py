@@ -1,6 +1,7 @@
 """ImageNet-1k class names, shipped with the package (one per line, index = class id)."""
 
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 
 from app.errors import BadWeights
@@ -10,8 +11,8 @@ __all__ = ["imagenet_labels", "read_labels"]
 
 @cache
 def _imagenet() -> tuple[str, ...]:
-    path = Path(__file__).with_name("imagenet_classes.txt")
-    return tuple(path.read_text(encoding="utf-8").splitlines())
+    text = files("app.zoo").joinpath("imagenet_classes.txt").read_text(encoding="utf-8")
+    return tuple(text.splitlines())
 
 
 def imagenet_labels() -> list[str]:

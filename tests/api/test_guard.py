@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.guard import CONTENT_SECURITY_POLICY, csrf_token
-from app.main import ROOT, create_app
+from app.main import create_app
+from app.resources import resource_folder
 from app.settings import Settings
 from app.zoo import LoadedModel, load_model
 from app.zoo.pool import ModelPool
@@ -44,7 +45,7 @@ def test_security_headers_on_every_response(client, path) -> None:
 def test_the_policy_allows_no_inline_script_and_no_page_has_one() -> None:
     script_rule = next(r for r in CONTENT_SECURITY_POLICY.split("; ") if r.startswith("script-src"))
     assert script_rule == "script-src 'self'"
-    for template in (ROOT / "templates").rglob("*.html"):
+    for template in resource_folder("templates").rglob("*.html"):
         html = template.read_text()
         for tag in re.findall(r"<script\b[^>]*>", html):
             assert "src=" in tag, f"{template.name}: inline <script>"
