@@ -31,12 +31,15 @@ def test_readme_starts_with_the_two_commands() -> None:
 
 
 def test_the_dockerfile_mirrors_make_demo() -> None:
-    """The image installs and starts the way the README's first command does, as a non-root
-    user, with the data directory as a volume and a health check on /healthz."""
+    """The image starts the way the README's first command does, from Lantern's wheel installed
+    as a user would (not editable), as a non-root user, with the data directory as a volume and
+    a health check on /healthz."""
     root = Path(__file__).parents[1]
     dockerfile = root.joinpath("docker", "Dockerfile").read_text(encoding="utf-8")
     makefile = root.joinpath("Makefile").read_text(encoding="utf-8")
-    assert "pip install --quiet -e '.[dev]'" in makefile and "RUN pip install -e ." in dockerfile
+    assert "pip install --quiet -e '.[dev]'" in makefile and " -e " not in dockerfile
+    assert "RUN pip wheel --no-deps --wheel-dir /wheels ." in dockerfile
+    assert "RUN pip install /wheels/lantern-*.whl" in dockerfile.split("COPY --from=wheel", 1)[1]
     assert "$(BIN)/lantern serve" in makefile
     assert 'CMD ["lantern", "serve", "--host", "0.0.0.0", "--port", "8000"]' in dockerfile
     assert re.search(r"^USER 10001$", dockerfile, re.MULTILINE)
