@@ -22,6 +22,7 @@ from PIL import Image, ImageEnhance, ImageOps
 from app.errors import BadImage, BadParameter, LanternError, UnknownDataset, UnsupportedImage
 from app.imaging.decode import decode_image, inspect_image
 from app.imaging.samples import SAMPLES, sample_image
+from app.params import Progress
 from app.zoo import LoadedModel
 
 __all__ = [
@@ -267,15 +268,19 @@ def build_evaluation_set(
     augmentations: int,
     calibration_augmentations: int,
     seed: int = 0,
+    progress: Progress | None = None,
 ) -> EvaluationSet:
     """Each source as the model sees it plus `augmentations` augmented views; calibration gets
-    `calibration_augmentations` other views of each source (another random stream)."""
+    `calibration_augmentations` other views of each source (another random stream). `progress`
+    is called (at 0) before each source: a job's cancel and deadline act there."""
     names: list[str] = []
     views: list[torch.Tensor] = []
     calibration: list[torch.Tensor] = []
     labels: list[int] = []
     originals: list[int] = []
     for index, item in enumerate(sources):
+        if progress is not None:
+            progress(0, len(sources))  # a checkpoint: decoding 2,000 photos takes a while
         rng = np.random.default_rng([seed, index, 0])
         calibration_rng = np.random.default_rng([seed, index, 1])
         originals.append(len(views))
