@@ -47,6 +47,9 @@ class Settings(BaseSettings):
         description="Estimated peak memory one job may take (bytes, or e.g. '6GiB'); a job "
         "over it is refused with 422. Two workers at 6 GiB fit a 24 GB machine.",
     )
+    kept_datasets: int = Field(
+        20, ge=1, le=10_000, description="Uploaded evaluation sets (zips) kept, most recent first."
+    )
     job_timeout_seconds: float = Field(
         600.0, gt=0, le=86_400, description="A running job past this ends as 'timeout'."
     )

@@ -19,6 +19,7 @@ from app.compress.data import (
     build_evaluation_set,
     dataset_images,
     gallery_sources,
+    read_dataset,
     store_dataset,
     stored_dataset,
     zip_sources,
@@ -269,7 +270,9 @@ class Workspace:
         def work(progress: Progress) -> Any:
             # Decoded in the job, not the request: an archive can hold 2,000 photos.
             sources = (
-                gallery_sources() if archive is None else zip_sources(archive.read_bytes(), *limits)
+                gallery_sources()
+                if archive is None
+                else zip_sources(read_dataset(archive), *limits)
             )
             evaluation = build_evaluation_set(
                 model,
@@ -287,7 +290,7 @@ class Workspace:
     def add_dataset(self, content: bytes) -> DatasetInfo:
         """Keep an uploaded zip of evaluation images (checked image by image)."""
         limits = self.settings.max_image_bytes, self.settings.max_image_pixels
-        return store_dataset(self.settings.data_dir, content, *limits)
+        return store_dataset(self.settings.data_dir, content, *limits, self.settings.kept_datasets)
 
     def fewshot(
         self,

@@ -13,6 +13,7 @@ from app.imaging import Display, map_peak
 from app.jobs.images import StoredImage
 from app.jobs.kinds import JOB_KINDS, job_kind
 from app.jobs.queue import Job
+from app.params import MAX_SEED
 from app.trust import FaithfulnessResult, RandomizationResult, Removal
 from app.trust.verdict import faithfulness_verdict, sanity_verdict
 from app.workspace import AttackOutcome, Prediction, Subject, Workspace
@@ -250,12 +251,12 @@ class SanityRequest(ExplanationRequest):
         "cascading", description="Randomise from the top down, or one layer at a time"
     )
     steps: int = Field(8, ge=2, le=100, description="Layers (points of the cascade) to compute")
-    seed: int = Field(0, ge=0, description="Seed of the re-initialisation")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the re-initialisation")
 
 
 class FaithfulnessRequest(ExplanationRequest):
     steps: int = Field(32, ge=2, le=1000, description="Points per curve, minus one")
-    seed: int = Field(0, ge=0, description="Seed of the random reference map")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the random reference map")
     deletion_baseline: Removal = Field(
         "road", description="What removed pixels become: ROAD's imputation or a baseline image"
     )

@@ -34,6 +34,7 @@ __all__ = [
     "dataset_images",
     "folder_sources",
     "gallery_sources",
+    "read_dataset",
     "store_dataset",
     "stored_dataset",
     "zip_sources",
@@ -321,7 +322,9 @@ def _dataset_path(data_dir: Path, dataset_id: str) -> Path:
     return data_dir / "compress" / "datasets" / f"{dataset_id}.zip"
 
 
-def store_dataset(data_dir: Path, content: bytes, max_bytes: int, max_pixels: int) -> DatasetInfo:
+def store_dataset(
+    data_dir: Path, content: bytes, max_bytes: int, max_pixels: int, kept: int = 20
+) -> DatasetInfo:
     """Check a zip of images (every member read, every header checked, none decoded) and keep
     it under its content hash; the images are decoded in the jobs that use it."""
     sources = zip_sources(content, max_bytes, max_pixels)
@@ -330,9 +333,33 @@ def store_dataset(data_dir: Path, content: bytes, max_bytes: int, max_pixels: in
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         path.write_bytes(content)
+    path.touch()  # the same zip again: the most recent now
     labels = sorted({s.label for s in sources if s.label is not None})
     path.with_suffix(".images").write_text(str(len(sources)))
+    _forget_datasets(path.parent, kept)
     return DatasetInfo(dataset_id, len(sources), bool(labels), labels)
+
+
+def _forget_datasets(folder: Path, kept: int) -> None:
+    """Keep the `kept` most recently uploaded or used datasets (issue 19, M3); a job that
+    needs a dropped one ends with 'upload it again'."""
+    zips = sorted(folder.glob("*.zip"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in zips[kept:]:
+        old.unlink(missing_ok=True)
+        old.with_suffix(".images").unlink(missing_ok=True)
+
+
+def read_dataset(path: Path) -> bytes:
+    """A stored dataset's bytes, marking it used; UnknownDataset once it has been dropped."""
+    try:
+        content = path.read_bytes()
+        path.touch()
+    except FileNotFoundError:
+        raise UnknownDataset(
+            f"the evaluation set {path.stem!r} was dropped (only the most recent are kept); "
+            "upload it again"
+        ) from None
+    return content
 
 
 def dataset_images(path: Path) -> int:

@@ -39,7 +39,7 @@ from app.compress.data import EvaluationSet
 from app.compress.measure import logits_of
 from app.errors import BadParameter, UnknownRun
 from app.explain import METHODS
-from app.params import Progress, no_progress, parse_params
+from app.params import MAX_SEED, Progress, no_progress, parse_params
 from app.results import result_type
 from app.settings import Settings
 from app.zoo import LoadedModel
@@ -105,7 +105,7 @@ class RunParams(BaseModel):
         max_length=200,
         description="Layer whose input is histogrammed; default: the one with the longest tail",
     )
-    seed: int = Field(0, ge=0, description="Augmentation seed")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Augmentation seed")
 
     @field_validator("methods")
     @classmethod
