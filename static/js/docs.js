@@ -6,7 +6,8 @@ window.SwaggerUIBundle({
   url: root.dataset.openapiUrl,
   dom_id: "#swagger-ui",
   layout: "BaseLayout",
-  deepLinking: true,
+  // No deep links: Swagger draws them as a link inside the summary button (a nested control).
+  deepLinking: false,
   presets: [window.SwaggerUIBundle.presets.apis, window.SwaggerUIBundle.SwaggerUIStandalonePreset],
   // Signed in by cookie on a server with a token: "Try it out" needs the page's CSRF token too.
   requestInterceptor: (request) => {

@@ -77,7 +77,7 @@ function experimentSection(experiment, saved) {
   const section = element("section");
   section.dataset.experiment = experiment.name;
   section.append(element("h3", { text: experiment.title }));
-  const progress = element("progress", { max: 1, value: 0, hidden: true });
+  const progress = element("progress", { max: 1, value: 0, hidden: true, ariaLabel: `${experiment.title}: progress` });
   const status = element("p", { text: "", className: "muted status" });
   const results = element("div", { className: "results" });
   const show = (report) => results.replaceChildren(...drawReport(experiment.name, report));

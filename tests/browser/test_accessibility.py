@@ -1,0 +1,102 @@
+"""Every page against WCAG 2.1 AA with axe-core (bundled in axe-playwright-python, no network),
+and at phone width (390 px) without horizontal scrolling."""
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from app.main import create_app
+from app.settings import Settings
+from app.zoo import load_model
+from app.zoo.pool import ModelPool
+from tests.browser.conftest import ARTIFACTS, serving
+
+pytestmark = pytest.mark.browser
+
+PAGES = ["/", "/attack", "/shapley", "/compress", "/lab", "/docs"]
+WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+SEVERE = {"serious", "critical"}
+
+
+def _ready(browser_page, path: str) -> None:
+    """Wait until the page's script has drawn what it fetches (the model list, or Swagger)."""
+    if path == "/docs":
+        browser_page.wait_for_selector(".opblock", state="attached")
+    elif path != "/login":
+        browser_page.wait_for_function("() => document.querySelectorAll('#model option').length")
+
+
+def _severe_violations(browser_page, name: str) -> list[dict]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(browser_page, options=WCAG_AA)
+    violations = results.response["violations"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    counts = {v["id"]: len(v["nodes"]) for v in violations if v["impact"] in SEVERE}
+    (ARTIFACTS / f"axe-{name}.json").write_text(json.dumps(violations, indent=1))
+    print(f"axe {name}: {sum(counts.values())} serious/critical nodes {counts}")
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in violations
+        if v["impact"] in SEVERE
+    ]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_meets_wcag_aa(page, server_url, path) -> None:
+    browser_page = page.page
+    browser_page.goto(server_url + path)
+    _ready(browser_page, path)
+    name = path.strip("/") or "explain"
+    page.screenshot(f"axe-{name}")
+    assert _severe_violations(browser_page, name) == []
+    assert browser_page.locator("h1").count() == 1
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("path", ["/", "/shapley"])
+def test_page_with_its_maps_meets_wcag_aa(page, server_url, path) -> None:
+    """The panes (maps, legends, download links, progress bars) on the sample cat photo."""
+    browser_page = page.page
+    browser_page.goto(server_url + path)
+    _ready(browser_page, path)
+    browser_page.click('.sample[data-name="chelsea"]')
+    browser_page.wait_for_function(
+        "() => document.querySelector('.pane[data-status=done]')"
+        " && !document.querySelector('.pane[data-status=running]')"
+    )
+    name = (path.strip("/") or "explain") + "-maps"
+    page.screenshot(f"axe-{name}")
+    assert _severe_violations(browser_page, name) == []
+    for link in browser_page.locator(".pane a.download").all():
+        assert link.get_attribute("aria-label") or len(link.inner_text()) > 4
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_fits_a_phone(page, server_url, path) -> None:
+    browser_page = page.page
+    browser_page.set_viewport_size({"width": 390, "height": 844})
+    browser_page.goto(server_url + path)
+    _ready(browser_page, path)
+    page.screenshot(f"phone-{path.strip('/') or 'explain'}")
+    width = browser_page.evaluate("() => document.scrollingElement.scrollWidth")
+    assert width <= 390, f"{path} is {width} px wide at 390 px"
+
+
+@pytest.fixture(scope="module")
+def locked_url(tmp_path_factory, default_model) -> Iterator[str]:
+    settings = Settings(device="cpu", data_dir=tmp_path_factory.mktemp("data"), api_token="t" * 24)
+    app = create_app(settings, ModelPool(settings, load_model, preloaded=[default_model]))
+    with serving(app) as url:
+        yield url
+
+
+def test_sign_in_page_meets_wcag_aa_and_fits_a_phone(page, locked_url) -> None:
+    browser_page = page.page
+    browser_page.goto(locked_url + "/login")
+    assert _severe_violations(browser_page, "login") == []
+    assert browser_page.locator("h1").count() == 1
+    browser_page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot("phone-login")
+    assert browser_page.evaluate("() => document.scrollingElement.scrollWidth") <= 390
