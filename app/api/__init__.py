@@ -2,12 +2,24 @@
 
 from fastapi import APIRouter
 
-from app.api import access, catalog, compress, health, images, jobs, lab, pages, reports, trust
+from app.api import (
+    access,
+    audit,
+    catalog,
+    compress,
+    health,
+    images,
+    jobs,
+    lab,
+    pages,
+    reports,
+    trust,
+)
 
 __all__ = ["api_router", "pages_router"]
 
 api_router = APIRouter(prefix="/api")
-for _module in (catalog, compress, images, jobs, lab, reports, trust):
+for _module in (audit, catalog, compress, images, jobs, lab, reports, trust):
     api_router.include_router(_module.router)
 
 pages_router = APIRouter()

@@ -21,6 +21,7 @@ from app.workspace import AttackOutcome, Prediction, Subject, Workspace
 __all__ = [
     "AttackRequest",
     "AttackView",
+    "AuditView",
     "CatalogEntry",
     "ConsensusRequest",
     "ConsensusView",
@@ -348,6 +349,15 @@ class ReportView:
     @classmethod
     def of(cls, job_id: str, result: Any, workspace: Workspace) -> dict[str, Any]:
         return dataclasses.asdict(result)
+
+
+@job_kind("audit")
+class AuditView:
+    """A dataset audit (app/audit/): its report.json, with `audit_id` naming its folder."""
+
+    @classmethod
+    def of(cls, job_id: str, result: dict[str, Any], workspace: Workspace) -> dict[str, Any]:
+        return result
 
 
 class JobView(BaseModel):

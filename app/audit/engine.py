@@ -34,6 +34,7 @@ from app.zoo import LoadedModel
 
 __all__ = ["AuditParams", "Shard", "plan_shards", "run_audit", "score_shards"]
 
+_LOOPBACK = ("127.0.0.1", "localhost")
 FORMAT = 1  # bump when what a part holds changes: old parts are then recomputed
 
 
@@ -329,6 +330,26 @@ def check_address(address: str) -> None:
         raise BadParameter(f"the Ray cluster at {address} does not answer: {error}") from None
 
 
+def _join(address: str) -> None:
+    """ray.init(address) for a cluster; a head bound to loopback stays on loopback.
+
+    Ray rewrites a loopback address to the machine's own address before connecting
+    (services.resolve_ip_for_localhost), where a head started with --node-ip-address=127.0.0.1
+    does not listen; its switch for that (read at call time) is held off while joining."""
+    import ray
+    from ray._private import ray_constants
+
+    if address.rpartition(":")[0] not in _LOOPBACK:
+        ray.init(address=address, log_to_driver=False)
+        return
+    saved = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        ray.init(address=address, log_to_driver=False, _node_ip_address="127.0.0.1")
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved
+
+
 def _ray(
     rows: list[dict[str, Any]],
     loader: ModelLoader,
@@ -345,7 +366,7 @@ def _ray(
     cpus = os.cpu_count() or 1
     if not ray.is_initialized():
         if params.ray_address:
-            ray.init(address=params.ray_address, log_to_driver=False)
+            _join(params.ray_address)
         else:
             ray.init(
                 num_cpus=max(cpus, params.workers + 1),
@@ -361,7 +382,8 @@ def _ray(
         context.enable_progress_bars = False
         context.print_on_execution_start = False
         threads = max(1, cpus // params.workers) if not params.ray_address else 1
-        dataset: Any = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // 64))
+        blocks = min(200, max(1, len(rows) // params.batch_size))
+        dataset: Any = ray.data.from_items(rows, override_num_blocks=blocks)
         dataset = dataset.map_batches(
             decode_batch,
             batch_size=params.batch_size,

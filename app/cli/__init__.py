@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 import app
-from app.cli import attack, catalog, compress, explain, serve, shapes, trust
+from app.cli import attack, audit, catalog, compress, explain, serve, shapes, trust
 from app.errors import LanternError
 
 __all__ = ["main"]
@@ -19,7 +19,7 @@ __all__ = ["main"]
 _BAD_INPUT = 2
 _INTERNAL = 1
 _BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports
-_GROUPS = (serve, catalog, explain, attack, trust, shapes, compress)  # the order `--help` lists
+_GROUPS = (serve, catalog, explain, attack, trust, shapes, compress, audit)  # `--help` order
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -20,7 +20,7 @@ from app.settings import Settings
 from app.shapes import EXPERIMENTS
 from app.zoo import LoadedModel, load_model
 from app.zoo.pool import ModelPool
-from tests.api.helpers import png_bytes, upload, wait_job
+from tests.api.helpers import png_bytes, upload, wait_job, zip_bytes
 from tests.jobs.test_store import _equal
 
 # The smallest real run of each experiment, in an order that satisfies their `needs`.
@@ -72,6 +72,16 @@ def _run_every_kind(client: TestClient) -> dict[str, list[str]]:
     assert view["status"] == "done", view["error"]
     assert view["result"]["rows"][1]["recovery"]["epochs"] == 1
     ids["compress"].append(job_id)
+    dataset = client.post(
+        "/api/compress/datasets",
+        files={"file": ("set.zip", zip_bytes({f"{k}.png": png_bytes(seed=k) for k in range(4)}))},
+    )
+    assert dataset.status_code == 201, dataset.text
+    body = {"dataset": dataset.json()["id"], "engine": "plain", "methods": ["saliency"]}
+    job_id = _started(client.post("/api/audits", json=body))
+    view = wait_job(client, job_id, timeout=120)
+    assert view["status"] == "done", view["error"]
+    ids["audit"] = [job_id]
     return ids
 
 

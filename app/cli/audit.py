@@ -1,0 +1,99 @@
+"""`lantern audit DATA --out DIR`: a whole dataset through a model (app/audit/), on Ray Data or
+in a plain loop; writes DIR/report.json and DIR/images.parquet and prints the headline."""
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.audit import AuditParams, run_audit
+from app.cli._options import Commands, add_device, add_field_option, settings_of
+from app.errors import BadParameter
+from app.explain import METHODS
+
+__all__ = ["register"]
+
+
+def register(commands: Commands) -> None:
+    audit = commands.add_parser(
+        "audit",
+        help="a dataset through a model: accuracy, calibration, label issues, shortcut evidence",
+    )
+    audit.add_argument(
+        "data",
+        metavar="DATA",
+        help="a folder (one sub-folder per class, or flat = unlabelled), a .zip of one, "
+        "or shapes:COUNT[:random|aligned|swapped]",
+    )
+    audit.add_argument("--out", type=Path, required=True, help="folder for the report and parts")
+    audit.add_argument("--model", help="model name (see `lantern models`; shapes/teacher, …)")
+    audit.add_argument(
+        "--methods",
+        help=f"comma-separated explanation methods, \"\" for none (default grad_cam; known: "
+        f"{', '.join(METHODS.names())})",
+    )
+    for name in ("ray_address", "workers", "limit", "seed", "engine", "shard_size"):
+        add_field_option(audit, AuditParams, name)
+    add_device(audit)
+    audit.set_defaults(run=_audit)
+
+
+def _audit(args: argparse.Namespace) -> None:
+    settings = settings_of(args)
+    values: dict[str, Any] = {"data": args.data, "model": args.model}
+    if args.methods is not None:
+        values["methods"] = [m.strip() for m in args.methods.split(",") if m.strip()]
+    for name in ("ray_address", "workers", "limit", "seed", "engine", "shard_size"):
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name)
+    try:
+        params = AuditParams.model_validate(values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = "--" + "-".join(str(part) for part in first["loc"]).replace("_", "-")
+        raise BadParameter(f"{where}: {first['msg']}") from None
+    for method in params.methods:
+        METHODS.get(method)  # an unknown name: one line before anything starts
+
+    def progress(done: int, total: int) -> None:
+        print(f"\raudit: {done}/{total} images", end="", file=sys.stderr, flush=True)
+
+    report = run_audit(params, settings, args.out, progress)
+    print(file=sys.stderr)
+    print(_headline(report, args.out))
+
+
+def _headline(report: dict[str, Any], out: Path) -> str:
+    lines = [f"{report['scored']} of {report['images']} images scored by {report['model']}"]
+    if report["skipped"]:
+        lines.append(f"{len(report['skipped'])} skipped (reasons in report.json)")
+    if report["labelled"]:
+        result = report["classification"]
+        low, high = result["accuracy_interval"]
+        lines.append(f"accuracy {result['accuracy']:.3f} (95 % CI {low:.3f}-{high:.3f})")
+        low, high = result["top5_interval"]
+        lines.append(f"top-5 {result['top5']:.3f} (95 % CI {low:.3f}-{high:.3f})")
+        calibration = report["calibration"]
+        lines.append(f"ECE {calibration['all']['ece']:.3f}")
+        if calibration.get("temperature"):
+            lines.append(
+                f"temperature {calibration['temperature']:.3f}: held-out ECE "
+                f"{calibration['before']['ece']:.3f} -> {calibration['after']['ece']:.3f}"
+            )
+        lines.append(f"{report['label_issues']['count']} label issue candidates")
+    for method, evidence in report["shortcuts"].items():
+        if not evidence["used"]:
+            lines.append(f"{method}: {evidence['reason']}")
+            continue
+        overall = evidence["overall"]
+        text = f"{method}: border mass ×{overall['border_ratio']} of a uniform map's"
+        if "mass_inside" in overall:
+            text += (
+                f", mass inside the object {overall['mass_inside']:.3f} "
+                f"(area {overall['area_share']:.3f}), pointing game {overall['pointing_game']:.3f}"
+            )
+        lines.append(text)
+    lines.append(f"report: {out / 'report.json'}, images: {out / 'images.parquet'}")
+    return "\n".join(lines)
