@@ -12,9 +12,9 @@ __all__ = ["FIRST_PART", "STEP_SECONDS", "batched_scores"]
 STEP_SECONDS = 0.5
 """The longest forward pass between two progress calls: cancel and deadline act within about
 twice this (issue 19, M2: a KernelSHAP batch of 1,024 images took 14.6 s to stop). A batch is
-run in parts: the first of at most FIRST_PART images, then doubled while a part takes under a
-quarter of this, and cut to fit it when one takes longer. On a fast model the parts grow to the
-whole batch the same way every time."""
+run in parts: the first of FIRST_PART images, then each as many images as the last part's pace
+fits in STEP_SECONDS, at most the whole batch. On a model that runs a whole batch within
+STEP_SECONDS (every test model, the default model's CPU batches) the parts are the batches."""
 FIRST_PART = 1  # a model may take seconds per image on the CPU
 
 
@@ -39,11 +39,9 @@ def batched_scores(
                 images = batch[done : done + part]
                 began = time.monotonic()
                 scores.append(forward(images)[:, target].float())
-                took = time.monotonic() - began
+                took = max(time.monotonic() - began, 1e-6)
                 done += len(images)
-                if took > STEP_SECONDS:
-                    part = max(1, int(len(images) * STEP_SECONDS / took))
-                elif took < STEP_SECONDS / 4 and len(images) == part:
-                    part = min(batch_size, 2 * part)
+                if took > STEP_SECONDS or len(images) == part:  # not a short last part
+                    part = min(batch_size, max(1, int(len(images) * STEP_SECONDS / took)))
                 progress(start + done, count)
     return torch.cat(scores)
