@@ -322,6 +322,8 @@ class BodyLimit:
         self.limits = {
             "/api/images": settings.max_image_bytes + _MULTIPART_OVERHEAD,
             "/api/compress/datasets": settings.max_dataset_bytes + _MULTIPART_OVERHEAD,
+            # a page's report carries its pictures as data URLs
+            "/api/reports/page": settings.max_image_bytes,
         }
         self.request_limit = settings.max_request_bytes
 

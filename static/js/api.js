@@ -135,6 +135,15 @@ export function formatSeconds(seconds) {
   return seconds < 1 ? `${Math.round(seconds * 1000)} ms` : `${seconds.toFixed(1)} s`;
 }
 
+// The catalog's names for explanation methods (what every page calls them): load once, then
+// methodTitle("grad_cam") -> "Grad-CAM"; an unknown name is shown as it is.
+let titles = new Map();
+export async function loadMethodTitles() {
+  titles = new Map((await api("/api/methods")).map((m) => [m.name, m.title]));
+  return titles;
+}
+export const methodTitle = (name) => titles.get(name) ?? name;
+
 // Download a Response (or Blob) under a file name.
 export async function download(responseOrBlob, filename) {
   const blob = responseOrBlob instanceof Blob ? responseOrBlob : await responseOrBlob.blob();

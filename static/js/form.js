@@ -44,6 +44,7 @@ export function paramsForm(schema, onApply, options = {}) {
     onApply(fields.read());
   });
   details.append(form);
+  details.read = fields.read;  // the values as they stand, e.g. for an estimate before the run
   return details;
 }
 

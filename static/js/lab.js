@@ -1,11 +1,41 @@
 // The Shapes lab: each experiment's form runs it as a job; its report is drawn as tables and
-// Plotly charts (the last saved reports are shown on load). Below, few-shot from your images.
+// Plotly charts (the last saved reports are shown on load). Each says what it shows, offers named
+// presets with the settings folded, and estimates its time before it runs. Below, few-shot from
+// your images. The page's report holds every experiment shown, as drawn.
 
-import { api, clearError, runJobShowing, showError } from "./api.js";
+import { api, clearError, loadMethodTitles, methodTitle, runJobShowing, showError } from "./api.js";
 import { chart } from "./charts.js";
 import { element, percent } from "./dom.js";
+import { showEstimate } from "./estimate.js";
 import { paramsForm } from "./form.js";
+import { downloadPageReport, imageSection, tableSection } from "./report.js";
 import { setUp, state } from "./workspace.js";
+
+// Measured on the development machine (2 x86 cores, CPU, default model) in the runs of
+// docs/shapes.md, checked 2026-11-30: seconds per unit of work, for the estimate before a run.
+const EXPERIMENT_RATES = {
+  transfer: (p) => 5 + p.train_images * (p.modes ?? []).reduce((sum, mode) => sum + (mode === "head"
+    ? 0.00013 * p.head_epochs  // 3.9 s for 1000 images x 30 epochs on cached features
+    : { last_blocks: 0.0062, finetune: 0.0121, scratch: 0.0118 }[mode] * p.epochs), 0),  // s per image-epoch
+  distill: (p) => 3 + 0.0016 * p.train_images * p.epochs,  // 63 s for 1000 images x 40 epochs, both students
+  evaluate: (p) => 4 + 0.09 * p.images * (p.methods ?? []).length,  // 14 s for 40 images x 4 methods
+  fewshot: (p) => 2 + 0.058 * (p.test_images + 10 * p.shots) * (p.size / 224) ** 2,  // 14.4 s at 224 px
+};
+
+// Named presets: the measured defaults, or a quick try with a fifth of the images and epochs
+// (and at most two of each list) to see the shape of the result first.
+function quickValues(schema) {
+  const values = {};
+  for (const [name, property] of Object.entries(schema.properties ?? {})) {
+    if (property.type === "integer" && /(images|epochs)$/.test(name)) {
+      values[name] = Math.max(property.minimum ?? 1, Math.round(property.default / 5));
+    } else if (property.type === "array" && Array.isArray(property.default)) {
+      values[name] = property.default.slice(0, 2);
+    }
+  }
+  return values;
+}
+const EXPERIMENT_PRESETS = { measured: { title: "As measured (the defaults)", values: () => ({}) }, quick: { title: "Quick try (a fifth of the work)", values: quickValues } };
 
 function table(headers, rows) {
   const node = element("table");
@@ -29,7 +59,8 @@ const epochs = (values) => values.map((_, index) => index + 1);
 // report's top-level numbers (drawReport).
 const DRAW = {
   transfer(report) {
-    const rows = report.runs.map((run) => [run.mode, run.trainable_parameters.toLocaleString(), percent(run.validation_accuracy), percent(run.test_accuracy), `${run.seconds.toFixed(1)} s`]);
+    const best = report.runs.reduce((top, run) => (run.test_accuracy > top.test_accuracy ? run : top), report.runs[0]);
+    const rows = report.runs.map((run) => [`${run.mode}${run === best ? " ★ best" : ""}`, run.trainable_parameters.toLocaleString(), percent(run.validation_accuracy), percent(run.test_accuracy), `${run.seconds.toFixed(1)} s`]);
     return [
       table(["run", "trainable parameters", "validation", "test", "time"], rows),
       element("p", { text: `Kept as the teacher (shapes/teacher): ${report.teacher}. Total ${report.seconds.toFixed(0)} s.` }),
@@ -56,9 +87,9 @@ const DRAW = {
       nodes.push(element("h4", { text: model.model }));
       nodes.push(element("p", { text: `On ${conflict.images} cue-conflict images (each shape on another class's texture) it names the shape ${percent(conflict.follows_shape)}, the texture's class ${percent(conflict.follows_texture)}, neither ${percent(conflict.neither)}.` }));
       nodes.push(table(["method", "pointing game", "mass inside the mask", "a uniform map's", "time"],
-        model.methods.map((m) => [m.method, percent(m.pointing_game), percent(m.mass_inside), percent(m.area_share), `${m.seconds.toFixed(1)} s`])));
+        model.methods.map((m) => [methodTitle(m.method), percent(m.pointing_game), percent(m.mass_inside), percent(m.area_share), `${m.seconds.toFixed(1)} s`])));
     }
-    nodes.push(labChart(report.models.map((model) => ({ type: "bar", name: model.model, x: model.methods.map((m) => m.method), y: model.methods.map((m) => m.pointing_game) })),
+    nodes.push(labChart(report.models.map((model) => ({ type: "bar", name: model.model, x: model.methods.map((m) => methodTitle(m.method)), y: model.methods.map((m) => m.pointing_game) })),
       { title: { text: "Pointing game (share of maps whose maximum is on the shape)" }, yaxis: { range: [0, 1] }, barmode: "group" }));
     return nodes;
   },
@@ -74,25 +105,83 @@ function drawReport(name, report) {
 }
 
 function experimentSection(experiment, saved) {
-  const section = element("section");
+  const section = element("section", { className: "experiment" });
   section.dataset.experiment = experiment.name;
-  section.append(element("h3", { text: experiment.title }));
+  const sentence = experiment.description.charAt(0).toUpperCase() + experiment.description.slice(1).replace(/\.?$/, ".");
+  section.append(element("h2", { text: experiment.title }), element("p", { text: sentence, className: "about" }));
   const progress = element("progress", { max: 1, value: 0, hidden: true, ariaLabel: `${experiment.title}: progress` });
   const status = element("p", { text: "", className: "muted status" });
+  const estimate = element("p", { className: "muted estimate" });
   const results = element("div", { className: "results" });
-  const show = (report) => results.replaceChildren(...drawReport(experiment.name, report));
-  const form = paramsForm(experiment.params_schema, async (params) => {
+  const show = (report) => {
+    section.report = report;
+    results.replaceChildren(...drawReport(experiment.name, report));
+  };
+  const runWith = async (params) => {
     try {
       show((await runJobShowing(`/api/lab/experiments/${experiment.name}`, params, { progress, status })).result);
       clearError();
     } catch (error) {
       showError(error.message);
     }
-  });
-  if (form) form.open = true;
-  section.append(...[form, progress, status, results].filter(Boolean));
+  };
+  const presetLabel = element("label", { text: "Preset " });
+  const preset = element("select", { name: "preset" });
+  preset.append(...Object.entries(EXPERIMENT_PRESETS).map(([name, p]) => new Option(p.title, name)));
+  presetLabel.append(preset);
+  const run = element("button", { text: `Run ${experiment.title.toLowerCase()}`, type: "button", className: "primary" });
+  const controls = element("p", { className: "run-line" });
+  controls.append(presetLabel, " ", run);
+  let form = null;
+  const currentValues = () => form?.read() ?? Object.fromEntries(Object.entries(experiment.params_schema.properties ?? {}).map(([n, p]) => [n, p.default]));
+  const updateEstimate = () => { if (EXPERIMENT_RATES[experiment.name]) showEstimate(estimate, EXPERIMENT_RATES[experiment.name](currentValues())); };
+  const buildForm = () => {
+    const next = paramsForm(experiment.params_schema, runWith, { values: EXPERIMENT_PRESETS[preset.value].values(experiment.params_schema) });
+    if (next) {
+      next.querySelector("summary").textContent = "Settings";
+      next.addEventListener("input", updateEstimate);
+      next.addEventListener("change", updateEstimate);
+    }
+    if (form && next) form.replaceWith(next);
+    form = next;
+    updateEstimate();
+  };
+  buildForm();
+  preset.addEventListener("change", buildForm);
+  run.addEventListener("click", () => (form ? form.querySelector("form").requestSubmit() : runWith({})));
+  section.append(...[controls, estimate, form, progress, status, results].filter(Boolean));
   if (saved) show(saved);
   return section;
+}
+
+// The page's report: each experiment with what it shows, its settings and its results as drawn.
+async function downloadLabReport(button) {
+  const sections = [];
+  for (const section of document.querySelectorAll("#experiments section.experiment")) {
+    const heading = section.querySelector("h2").textContent;
+    const running = !section.querySelector("progress").hidden;
+    const report = section.report;
+    if (!report && !running) continue;
+    const lines = [section.querySelector(".about").textContent, ...[...section.querySelectorAll(".results > p")].map((p) => p.textContent)];
+    const parameters = Object.entries(report?.params ?? {}).map(([key, value]) => [key.replace(/_/g, " "), value == null ? "default" : Array.isArray(value) ? value.map(methodTitle).join(", ") : String(value)]);
+    if (running) lines.push(`Still running when this report was made (${section.querySelector(".status").textContent}); the results below are the last saved ones.`);
+    const tables = [...section.querySelectorAll(".results table")];
+    sections.push(tables.length ? tableSection(heading, tables[0], { lines, parameters, status: running ? "running" : "done" }) : { heading, lines, parameters, status: running ? "running" : "done" });
+    for (const extra of tables.slice(1)) sections.push(tableSection(`${heading}: ${extra.previousElementSibling?.textContent ?? "more"}`, extra));
+    for (const plot of section.querySelectorAll(".js-plotly-plot")) {
+      const title = plot.layout?.title?.text ?? "chart";
+      sections.push({ heading: `${heading}: ${title}`, figures: [{ source: plot, alt: title }] });
+    }
+  }
+  const fewshot = document.querySelector("#fewshot-result .prediction");
+  if (state.image && fewshot) {
+    sections.push(imageSection(state.image), {
+      heading: "Few-shot from your images", lines: [fewshot.textContent, "Because it is closest to the examples below."],
+      figures: [...document.querySelectorAll("#fewshot-result img")].map((image) => ({ source: image, caption: image.nextSibling?.textContent ?? image.alt, alt: image.alt })),
+    });
+  }
+  if (!sections.length) return showError("Run an experiment first: the report shows the experiments' results.");
+  await downloadPageReport({ page: "lab", title: "Shapes lab: what the experiments show", subject: "shapes", model: state.model, sections }, button);
 }
 
 // Few-shot from the user's own images: examples with labels, then the current image as query.
@@ -162,7 +251,9 @@ async function classify() {
 }
 
 async function main() {
-  const [experiments, saved] = await Promise.all([api("/api/lab/experiments"), api("/api/lab/reports")]);
+  const [experiments, saved] = await Promise.all([api("/api/lab/experiments"), api("/api/lab/reports"), loadMethodTitles()]);
+  const reportButton = document.getElementById("page-report");
+  reportButton.addEventListener("click", () => downloadLabReport(reportButton));
   document.getElementById("experiments").replaceChildren(...experiments.map((e) => experimentSection(e, saved[e.name])));
   document.getElementById("example-form").addEventListener("submit", addExamples);
   document.getElementById("fewshot-k").addEventListener("change", classify);

@@ -1,19 +1,30 @@
-"""The Shapes lab page in chromium: run a quick experiment, see its table; few-shot from uploads."""
+"""The Shapes lab page in chromium: each experiment says what it shows and estimates its time;
+run a quick one, see its table; few-shot from uploads; the page's report."""
 
 import pytest
 
 from tests.api.helpers import solid_png
+from tests.browser.report_checks import download_report
 
 pytestmark = pytest.mark.browser
 
 
-def test_run_an_experiment_and_classify_from_examples(page, server_url) -> None:
+def test_run_an_experiment_and_classify_from_examples(page, server_url, tmp_path) -> None:
     browser_page = page.page
     browser_page.goto(server_url + "/lab")
     section = browser_page.locator('section[data-experiment="fewshot"]')
+    section.locator(".estimate").wait_for()
+    for experiment in browser_page.locator("section.experiment").all():
+        assert len(experiment.locator(".about").inner_text()) > 20  # one sentence on what it shows
+        assert "Estimated time: about" in experiment.locator(".estimate").inner_text()
+        assert not experiment.locator("details.params").get_attribute("open")  # settings folded
+    before = section.locator(".estimate").inner_text()
+    section.locator('select[name="preset"]').select_option("quick")
+    assert section.locator(".estimate").inner_text() != before
+    section.locator("details.params summary").click()
     section.locator('input[name="shots"]').fill("1")
     section.locator('input[name="test_images"]').fill("10")
-    section.locator('button[type="submit"]').click()
+    section.locator(".run-line button").click()
     section.locator(".results p").wait_for()
     assert "test accuracy" in section.locator(".results").inner_text()
     assert "done in" in section.locator(".status").inner_text()
@@ -45,4 +56,9 @@ def test_run_an_experiment_and_classify_from_examples(page, server_url) -> None:
     assert browser_page.locator("#fewshot-result .prediction").inner_text() == "Predicted: blue"
     assert browser_page.locator("#fewshot-result .example").count() == 1
     page.screenshot("fewshot-yours")
+
+    filename, html = download_report(page, "#page-report", tmp_path)
+    assert filename.startswith("lantern-lab-shapes-")
+    assert "Few-shot" in html and "test accuracy" in html and "Predicted: blue" in html
+    assert "K-nearest neighbours on pretrained features" in html  # what the experiment shows
     assert page.errors == [] and page.dialogs == []
