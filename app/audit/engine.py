@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from app.zoo import LoadedModel
 __all__ = ["AuditParams", "Shard", "plan_shards", "run_audit", "score_shards"]
 
 _LOOPBACK = ("127.0.0.1", "localhost")
+_RAY_LOCK = threading.Lock()
 FORMAT = 1  # bump when what a part holds changes: old parts are then recomputed
 
 
@@ -359,6 +361,17 @@ def _ray(
 ) -> Iterator[dict[str, np.ndarray]]:
     """Decode as Ray tasks, score in an actor pool of params.workers actors that each load the
     model once; yields the scored batches as they finish."""
+    with _RAY_LOCK:  # one Ray session per process: a second audit waits for the first
+        yield from _ray_session(rows, loader, methods, decode_kwargs, params)
+
+
+def _ray_session(
+    rows: list[dict[str, Any]],
+    loader: ModelLoader,
+    methods: dict[str, dict[str, Any]],
+    decode_kwargs: dict[str, Any],
+    params: AuditParams,
+) -> Iterator[dict[str, np.ndarray]]:
     import ray
     from ray.data import ActorPoolStrategy, DataContext
 

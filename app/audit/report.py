@@ -139,8 +139,9 @@ def build_report(
     )
     seconds = {m: float(np.mean(np.asarray(columns[f"seconds__{m}"])[ok])) for m in methods}
     provenance["seconds_per_image"] = {m: round(s, 6) for m, s in seconds.items()}
+    parallel = params.workers if params.engine == "ray" else 1  # actors scoring at once
     provenance["images_per_second"] = {
-        m: round(params.workers / s, 3) if s > 0 else None for m, s in seconds.items()
+        m: round(parallel / s, 3) if s > 0 else None for m, s in seconds.items()
     }
     report["provenance"] = provenance
     _write_images(
