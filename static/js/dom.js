@@ -8,8 +8,8 @@ export function element(tag, { text, ...properties } = {}) {
   return Object.assign(node, properties);
 }
 
-// 0.1234 -> "12.3 %"; a missing value -> "—".
-export const percent = (value) => (value == null ? "—" : `${(100 * value).toFixed(1)} %`);
+// 0.1234 -> "12.3 %" (percent(0.1234, 0) -> "12 %"); a missing value -> "—".
+export const percent = (value, digits = 1) => (value == null ? "—" : `${(100 * value).toFixed(digits)} %`);
 
 // 0.1234 -> "0.12"; a missing value -> "—".
 export const number = (value, digits = 2) => (value == null ? "—" : value.toFixed(digits));
