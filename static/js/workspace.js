@@ -1,36 +1,64 @@
 // What every page shares: the model picker, the current image (kept across pages in
-// sessionStorage), the uploader (drop, file picker, paste), the sample gallery, presentation mode.
+// sessionStorage, and in the page's URL with what the page adds to it: a prepared view is a
+// bookmark), the uploader (drop, file picker, paste), the sample gallery, the top-5 rows, the class
+// search, and Present (the page's story, or large panes where a page has none).
 
 import { api, clearError, showError } from "./api.js";
-import { axisTitle, draw } from "./charts.js";
-import { element } from "./dom.js";
+import { element, percent } from "./dom.js";
+import { present } from "./story.js";
 
 const STORE = "lantern.image";
 const modelSelect = document.getElementById("model");
 let onImage = () => {};
 let onModel = () => {};
+let story = null;
 
 export const state = {
   model: sessionStorage.getItem("lantern.model") || document.body.dataset.defaultModel,
   image: null,  // ImageView from the API
+  sample: null,  // the sample's name when the image is one
   labels: [],
 };
 
-export async function setUp({ imageChanged, modelChanged }) {
+// The page's query string: what restores this view (image, model, and what the page adds).
+export const query = new URLSearchParams(location.search);
+
+// Merge `entries` into the URL (null or "" removes a key), without a new history entry.
+export function writeQuery(entries) {
+  for (const [key, value] of Object.entries(entries)) {
+    if (value === null || value === undefined || value === "") query.delete(key);
+    else query.set(key, value);
+  }
+  const search = query.toString();
+  history.replaceState(history.state, "", `${location.pathname}${search ? `?${search}` : ""}${location.hash}`);
+}
+
+// imageChanged(view, { restored }) runs for every new image (restored: from the URL or the
+// session, so the page keeps the class and methods it read from the URL); storySlides() returns
+// the page's slides for Present.
+export async function setUp({ imageChanged, modelChanged, storySlides }) {
   onImage = imageChanged;
   onModel = modelChanged ?? (() => {});
+  story = storySlides ?? null;
+  if (query.get("model")) state.model = query.get("model");
   setUpPresentation();
   await fillModels();
   setUpUploader();
   await fillSamples();
   await loadLabels();
-  const saved = sessionStorage.getItem(STORE);
-  if (saved) {
-    try {
-      await showImage(await api(`/api/images/${saved}?model=${encodeURIComponent(state.model)}`));
-    } catch {
-      sessionStorage.removeItem(STORE);  // the server restarted: images are kept in memory
+  const sample = query.get("sample");
+  const saved = query.get("image") ?? (sample ? null : sessionStorage.getItem(STORE));
+  const model = encodeURIComponent(state.model);
+  try {
+    if (sample) {
+      await showImage(await api(`/api/images/samples/${encodeURIComponent(sample)}?model=${model}`, { method: "POST" }), sample, true);
+    } else if (saved) {
+      await showImage(await api(`/api/images/${encodeURIComponent(saved)}?model=${model}`), null, true);
     }
+  } catch (error) {
+    sessionStorage.removeItem(STORE);  // the server restarted: images are kept in memory
+    if (query.get("image") || sample) showError(`The image of this link is not on the server any more (${error.message}): pick or drop one.`);
+    writeQuery({ image: null, sample: null });
   }
 }
 
@@ -53,8 +81,9 @@ async function fillModels() {
     state.model = modelSelect.value;
     try {
       await loadLabels();
-      if (state.image) await showImage(await api(`/api/images/${state.image.id}?model=${encodeURIComponent(state.model)}`));
+      if (state.image) await showImage(await api(`/api/images/${state.image.id}?model=${encodeURIComponent(state.model)}`), state.sample);
       sessionStorage.setItem("lantern.model", state.model);
+      writeQuery({ model: state.model === document.body.dataset.defaultModel ? null : state.model });
       clearError();
       onModel();
     } catch (error) {
@@ -74,27 +103,94 @@ async function loadLabels() {
   list.replaceChildren(...options);
 }
 
-// "tabby · 281" (from the list), "281" or an exact name -> class index, or null.
-export function parseClass(text) {
+// Edit distance between `needle` and `haystack` (Levenshtein), or with `within`, between `needle`
+// and the closest substring of `haystack` (Sellers, 1980): 0 when the needle is in it, 1 for one
+// typo, and so on.
+function editDistance(needle, haystack, within = false) {
+  let previous = Array.from({ length: haystack.length + 1 }, (_, j) => (within ? 0 : j));
+  for (let i = 1; i <= needle.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= haystack.length; j++) {
+      row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (needle[i - 1] === haystack[j - 1] ? 0 : 1));
+    }
+    previous = row;
+  }
+  return within ? Math.min(...previous) : previous[haystack.length];
+}
+
+// Class indices that match `text`, best first, and whether the first is the one meant (exact): a
+// number or "tabby · 281" (from the list), a name (or, when no name contains the text, the one
+// name within a typo per four letters), else names that contain it, then names close to it.
+export function findClasses(text, limit = 8) {
   const trimmed = text.trim();
   const tail = trimmed.match(/·\s*(\d+)$/) ?? trimmed.match(/^(\d+)$/);
   if (tail) {
     const index = Number(tail[1]);
-    return index < state.labels.length ? index : null;
+    return { exact: true, matches: index < state.labels.length ? [index] : [] };
   }
-  const index = state.labels.findIndex((label) => label.toLowerCase() === trimmed.toLowerCase());
-  return index >= 0 ? index : null;
+  const wanted = trimmed.toLowerCase();
+  if (!wanted) return { exact: false, matches: [] };
+  const names = state.labels.map((label) => label.toLowerCase());
+  const allowed = Math.floor(wanted.length / 4);
+  const whole = names.map((name) => editDistance(wanted, name));
+  const best = Math.min(...whole);
+  const containing = names.filter((name) => name.includes(wanted)).length;
+  if (best === 0 || (!containing && best <= allowed && whole.filter((d) => d === best).length === 1)) {
+    return { exact: true, matches: [whole.indexOf(best)] };
+  }
+  const scored = [];
+  names.forEach((name, index) => {
+    const distance = name.includes(wanted) ? (name.startsWith(wanted) ? -1 : 0) : editDistance(wanted, name, true);
+    if (distance <= allowed) scored.push([distance, whole[index], index]);
+  });
+  scored.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  return { exact: false, matches: scored.slice(0, limit).map(([, , index]) => index) };
+}
+
+// The class search beside the top-5: Enter picks the class it names; several close names become
+// buttons to choose from; no match says so under the field. onPick(classIndex).
+export function bindClassSearch(input, onPick) {
+  const hint = element("p", { className: "field-hint", id: `${input.id}-hint` });
+  hint.setAttribute("aria-live", "polite");
+  input.setAttribute("aria-describedby", hint.id);
+  input.after(hint);
+  const pick = (index) => {
+    hint.replaceChildren();
+    input.removeAttribute("aria-invalid");
+    input.value = state.labels[index];
+    onPick(index);
+  };
+  input.addEventListener("change", () => {
+    const text = input.value;
+    if (!text.trim()) { hint.replaceChildren(); return; }
+    const { exact, matches } = findClasses(text);
+    if (exact && matches.length) { pick(matches[0]); return; }
+    if (matches.length === 1) { pick(matches[0]); return; }
+    if (!matches.length) {
+      input.setAttribute("aria-invalid", "true");
+      hint.className = "field-hint error";
+      hint.textContent = `No class matches “${text.trim()}”. Try another word or a class number (0–${state.labels.length - 1}).`;
+      return;
+    }
+    input.removeAttribute("aria-invalid");
+    hint.className = "field-hint";
+    hint.replaceChildren(`${matches.length} classes match “${text.trim()}”: `, ...matches.map((index) => {
+      const button = element("button", { type: "button", className: "suggestion", text: state.labels[index] });
+      button.addEventListener("click", () => pick(index));
+      return button;
+    }));
+  });
 }
 
 async function fillSamples() {
   const gallery = document.getElementById("samples");
   if (!gallery) return;
   for (const sample of await api("/api/samples")) {
-    const button = element("button", { type: "button", className: "sample", title: `Sample photo: ${sample.name}` });
+    const button = element("button", { type: "button", className: "sample", title: `Sample photo: ${sample.name}. ${sample.caption}` });
     button.dataset.name = sample.name;
-    button.append(element("img", { src: sample.thumbnail_url, alt: sample.name }));
+    button.append(element("img", { src: sample.thumbnail_url, alt: `Sample photo: ${sample.name}` }), element("span", { className: "sample-caption", text: sample.caption }));
     button.addEventListener("click", () => upload(() =>
-      api(`/api/images/samples/${sample.name}?model=${encodeURIComponent(state.model)}`, { method: "POST" })));
+      api(`/api/images/samples/${sample.name}?model=${encodeURIComponent(state.model)}`, { method: "POST" }), sample.name));
     gallery.append(button);
   }
 }
@@ -125,11 +221,11 @@ function setUpUploader() {
   });
 }
 
-async function upload(request) {
+async function upload(request, sample = null) {
   const drop = document.getElementById("drop");
   drop?.classList.add("busy");
   try {
-    await showImage(await request());
+    await showImage(await request(), sample);
     clearError();
   } catch (error) {
     showError(error.message);  // the previous image and its panes stay as they were
@@ -138,52 +234,64 @@ async function upload(request) {
   }
 }
 
-async function showImage(view) {
+async function showImage(view, sample = null, restored = false) {
   state.image = view;
+  state.sample = sample;
   sessionStorage.setItem(STORE, view.id);
+  writeQuery({ sample, image: sample ? null : view.id });
   const figure = document.getElementById("view-figure");
   if (figure) {
     document.getElementById("view").src = view.view_url;
     document.getElementById("image-name").textContent = view.name;  // escaped: text, not HTML
     figure.hidden = false;
   }
-  await onImage(view);
+  await onImage(view, { restored });
 }
 
+// Present: the page's story (story.js) where it has one; elsewhere large panes, controls hidden.
 function setUpPresentation() {
   const button = document.getElementById("present");
+  if (!button) return;
   const toggle = (on) => {
     document.body.classList.toggle("presenting", on);
     button.textContent = on ? "Leave presentation" : "Present";
     window.dispatchEvent(new Event("resize"));  // Plotly charts follow their new size
   };
-  button.addEventListener("click", () => toggle(!document.body.classList.contains("presenting")));
-  document.addEventListener("keydown", (event) => { if (event.key === "Escape") toggle(false); });
+  button.addEventListener("click", async () => {
+    if (story) {
+      present(await story(), button);
+    } else {
+      toggle(!document.body.classList.contains("presenting"));
+    }
+  });
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape" && !story) toggle(false); });
 }
 
-// Top-k predictions as a horizontal Plotly bar chart; click a bar -> onPick(classIndex).
-export function drawPredictions(chart, predictions, { onPick, highlight, title } = {}) {
-  const ordered = [...predictions].reverse();
-  const trace = {
-    type: "bar",
-    orientation: "h",
-    x: ordered.map((p) => p.probability),
-    y: ordered.map((p) => `${p.label} (${p.index})`),
-    customdata: ordered.map((p) => p.index),
-    marker: { color: ordered.map((p) => (p.index === highlight ? "#d4480f" : "#5a6f9a")) },
-    hovertemplate: "%{y}: %{x:.3f}<extra></extra>",
-  };
-  const layout = {
-    margin: { l: 170, r: 10, t: title ? 24 : 4, b: 30 },
-    height: 190,
-    title: title ? { text: title, font: { size: 13 } } : undefined,
-    xaxis: { range: [0, 1], title: axisTitle("probability") },
-    yaxis: { automargin: true },
-  };
-  draw(chart, [trace], layout);
-  if (onPick && !chart.dataset.bound) {
-    chart.dataset.bound = "1";
-    chart.on("plotly_click", (event) => chart._onPick?.(event.points[0].customdata));
+// Top-k predictions as rows: name, a bar scaled to the top probability, "36 %". With onPick each
+// row is a button (Tab to it, Enter or Space explains that class); `highlight` marks the chosen.
+export function showPredictions(container, predictions, { onPick, highlight, title } = {}) {
+  const top = Math.max(...predictions.map((p) => p.probability), 1e-9);
+  const list = element("ol", { className: "top-k" });
+  for (const prediction of predictions) {
+    const chosen = prediction.index === highlight;
+    const row = element(onPick ? "button" : "div", { className: "row" });
+    row.dataset.index = prediction.index;
+    if (onPick) {
+      row.type = "button";
+      row.setAttribute("aria-pressed", String(chosen));
+      row.title = `Explain “${prediction.label}”`;
+      row.addEventListener("click", () => onPick(prediction.index));
+    }
+    if (chosen) row.classList.add("chosen");
+    const bar = element("span", { className: "bar" });
+    const fill = element("span", { className: "fill" });
+    fill.style.width = `${(100 * prediction.probability) / top}%`;
+    bar.append(fill);
+    row.append(element("span", { className: "name", text: prediction.label }), bar,
+      element("span", { className: "value", text: percent(prediction.probability, 0) }));
+    const item = element("li");
+    item.append(row);
+    list.append(item);
   }
-  chart._onPick = onPick;
+  container.replaceChildren(...(title ? [element("h3", { text: title })] : []), list);
 }
