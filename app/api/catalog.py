@@ -12,6 +12,7 @@ from app.attacks import ATTACKS, Attack
 from app.explain import METHODS, Method
 from app.imaging import SAMPLES, sample_image
 from app.imaging.overlay import colormap_anchors
+from app.imaging.samples import CAPTIONS
 from app.layers import spatial_convs
 from app.zoo import MODELS, get_spec
 
@@ -133,7 +134,10 @@ def list_attacks() -> list[MethodOrAttackEntry]:
 
 @router.get("/samples")
 def list_samples() -> list[SampleView]:
-    return [SampleView(name=name, thumbnail_url=f"/api/samples/{name}.png") for name in SAMPLES]
+    return [
+        SampleView(name=name, thumbnail_url=f"/api/samples/{name}.png", caption=CAPTIONS[name])
+        for name in SAMPLES
+    ]
 
 
 @router.get("/samples/{name}.png", response_class=Response)

@@ -52,7 +52,7 @@ async def create_image(
 def create_sample_image(
     name: str, workspace: WorkspaceDep, model: ModelQuery = None, top: TopQuery = 5
 ) -> ImageView:
-    """Use one of scikit-image's sample photos (chelsea, coffee, astronaut, rocket)."""
+    """Use one of scikit-image's sample photos (GET /api/samples lists them)."""
     stored = workspace.add_sample(name)
     return _view(workspace, stored.id, model, top)
 

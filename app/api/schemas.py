@@ -135,6 +135,7 @@ class RecipeEntry(CatalogEntry):
 class SampleView(BaseModel):
     name: str
     thumbnail_url: str
+    caption: str = Field(description="What the sample shows in a demo, in a few words")
 
 
 class ExplanationRequest(BaseModel):

@@ -38,7 +38,8 @@ def test_predictions_match_the_model(client, tiny_model) -> None:
 
 def test_samples(client) -> None:
     samples = client.get("/api/samples").json()
-    assert [s["name"] for s in samples] == ["chelsea", "coffee", "astronaut", "rocket"]
+    assert [s["name"] for s in samples] == ["coffee", "chelsea", "camera", "rocket", "astronaut"]
+    assert all(s["caption"] for s in samples)
     thumbnail = client.get(samples[0]["thumbnail_url"])
     assert (
         thumbnail.status_code == 200 and max(Image.open(io.BytesIO(thumbnail.content)).size) <= 160

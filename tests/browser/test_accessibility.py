@@ -11,6 +11,7 @@ from app.settings import Settings
 from app.zoo import load_model
 from app.zoo.pool import ModelPool
 from tests.browser.conftest import ARTIFACTS, serving
+from tests.browser.screenshots import save_for_readme
 
 pytestmark = pytest.mark.browser
 
@@ -79,6 +80,13 @@ def test_page_fits_a_phone(page, server_url, path) -> None:
     browser_page.set_viewport_size({"width": 390, "height": 844})
     browser_page.goto(server_url + path)
     _ready(browser_page, path)
+    if path == "/":  # the README's phone screenshot: the captioned gallery, then a map
+        browser_page.locator(".sample-caption").first.wait_for()
+        captions = browser_page.locator(".sample-caption").all_inner_texts()
+        assert len(captions) >= 4 and all(len(caption) > 10 for caption in captions)
+        browser_page.click('.sample[data-name="coffee"]')
+        browser_page.wait_for_function("() => document.querySelector('.pane[data-status=done]')")
+        save_for_readme(browser_page, "phone.png")
     page.screenshot(f"phone-{path.strip('/') or 'explain'}")
     width = browser_page.evaluate("() => document.scrollingElement.scrollWidth")
     assert width <= 390, f"{path} is {width} px wide at 390 px"
