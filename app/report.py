@@ -225,7 +225,7 @@ def build_report(
         )
     report = PageReport(
         page="explain",
-        title=title,
+        title=f"{title}: {image.name}, {predictions[0].label}" if predictions else title,
         subject=f"{image.name} {predictions[0].label}" if predictions else image.name,
         model=model.name,
         summary=[

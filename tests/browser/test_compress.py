@@ -12,7 +12,7 @@ pytestmark = pytest.mark.browser
 def test_run_a_quick_recipe_and_see_the_table_charts_and_maps(page, server_url, tmp_path) -> None:
     browser_page = page.page
     browser_page.goto(server_url + "/compress")
-    browser_page.locator("#samples button").first.click()  # chelsea, the cat
+    browser_page.click('.sample[data-name="chelsea"]')  # the cat
     browser_page.locator("#view-figure:not([hidden])").wait_for()
     variants = browser_page.locator("#variants .variant")
     variants.first.wait_for()
