@@ -29,6 +29,16 @@ def test_audit_job_gives_the_report(client: TestClient, audit_settings: Settings
     assert again.status_code == 200 and again.json()["id"] == response.json()["id"]
 
 
+@pytest.mark.slow
+def test_audit_job_on_ray_from_a_job_thread(client: TestClient) -> None:
+    body = {"shapes": "8", "model": MODEL, "engine": "ray", "methods": ["saliency"]}
+    response = client.post("/api/audits", json=body)
+    assert response.status_code == 201, response.text
+    view = wait_job(client, response.json()["id"], timeout=300)
+    assert view["status"] == "done", view["error"]
+    assert view["result"]["provenance"]["engine"] == "ray data"
+
+
 @pytest.mark.parametrize(
     ("body", "status", "message"),
     [
