@@ -65,7 +65,11 @@ export async function setUp({ imageChanged, modelChanged, storySlides }) {
 async function fillModels() {
   const models = await api("/api/models");
   const groups = new Map();
+  // Models without weights on this server stay out of the menu (unless one is chosen already);
+  // a note at the end counts them.
+  const missing = models.filter((m) => m.weights.startsWith("no weights") && m.name !== state.model);
   for (const model of models) {
+    if (missing.includes(model)) continue;
     const family = model.name.includes("/") ? model.name.split("/")[0] : "built in";
     if (!groups.has(family)) groups.set(family, element("optgroup", { label: family }));
     const option = new Option(model.name, model.name);
@@ -74,6 +78,11 @@ async function fillModels() {
     groups.get(family).append(option);
   }
   modelSelect.replaceChildren(...groups.values());
+  if (missing.length) {
+    const note = new Option(`${missing.length} more need weights here (lantern models lists them)`, "");
+    note.disabled = true;
+    modelSelect.append(note);
+  }
   if (!models.some((m) => m.name === state.model)) state.model = document.body.dataset.defaultModel;
   modelSelect.value = state.model;
   modelSelect.addEventListener("change", async () => {

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 TOKEN = "a-demo-token-for-the-browser-test"
 
 
-@pytest.mark.parametrize("path", ["/", "/attack", "/shapley", "/lab", "/docs"])
+@pytest.mark.parametrize("path", ["/", "/attack", "/shapley", "/lab", "/compress", "/docs"])
 def test_every_page_runs_under_its_policy(page, server_url, path) -> None:
     """The fixture fails the test on any CSP violation; this opens each page and waits until
     its script has drawn (the model list, or Swagger's operations)."""
@@ -25,6 +25,9 @@ def test_every_page_runs_under_its_policy(page, server_url, path) -> None:
         browser_page.wait_for_selector(".opblock", state="attached")
     else:
         browser_page.wait_for_function("() => document.querySelectorAll('#model option').length")
+        # Models without weights here stay out of the menu; one disabled line counts them.
+        offered = browser_page.locator("#model option:not([disabled])").all_inner_texts()
+        assert offered and not any("no weights" in text for text in offered)
     page.screenshot(path.strip("/") or "explain")
     assert page.errors == [] and page.dialogs == []
 
