@@ -44,15 +44,9 @@ def heat_spread(page, method: str) -> int:
     return spread
 
 
-def click_bar(page, label: str) -> None:
-    """Click the bar of `label` in the Plotly chart of the top-5 classes (the bar on its row)."""
-    ticks = page.locator("#predictions .yaxislayer-above text")
-    tick = next(t for t in ticks.all() if (t.text_content() or "").startswith(label))
-    page.locator("#predictions").scroll_into_view_if_needed()
-    row = tick.bounding_box()
-    bars = [b.bounding_box() for b in page.locator("#predictions g.point path").all()]
-    bar = min(bars, key=lambda b: abs(b["y"] + b["height"] / 2 - row["y"] - row["height"] / 2))
-    page.mouse.click(bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] / 2)
+def click_row(page, label: str) -> None:
+    """Choose `label` in the top-5 rows."""
+    page.locator("#predictions .row", has_text=label).first.click()
 
 
 def test_explain_compare_retarget_and_report(page, server_url, tmp_path) -> None:
@@ -66,8 +60,11 @@ def test_explain_compare_retarget_and_report(page, server_url, tmp_path) -> None
     assert shown == DEFAULT_PANEL
     for method in DEFAULT_PANEL:
         assert heat_spread(browser_page, method) > 40, f"{method}: the map is blank"
-        meta = browser_page.locator(f'.pane[data-method="{method}"] .meta').inner_text()
-        assert "Egyptian cat (285)" in meta and re.search(r"\d+( ms| s) on cpu", meta)
+        pane = browser_page.locator(f'.pane[data-method="{method}"]')
+        meta = pane.locator(".meta").inner_text()
+        assert re.match(r"Egyptian cat · \d+ % · \d+( ms|\.\d s) on cpu", meta), meta
+        assert "Egyptian cat" in pane.locator(".map-caption").inner_text()
+        assert pane.locator(".legend .ramp").is_visible()
     assert "Egyptian cat" in browser_page.locator("#target-info").inner_text()
     page.screenshot("five-panes")
 
@@ -79,8 +76,9 @@ def test_explain_compare_retarget_and_report(page, server_url, tmp_path) -> None
     options = browser_page.locator('.pane[data-method="grad_cam"] .params datalist option')
     assert options.first.evaluate("(option) => option.value") == "_conv_head"
 
-    # Every pane gets its scorecard: deletion / insertion AUC, and the sanity check at once for
-    # the one-pass methods (a button for the slow ones). The paper's result shows on the page.
+    # Every pane gets its scorecard once all maps are done: a verdict in words, the tests'
+    # explainers under "What does this mean?", the numbers and curves under Details; the sanity
+    # check runs at once for the one-pass methods (a button for the slow ones).
     browser_page.wait_for_function(
         "() => document.querySelectorAll('.scorecard .faith[data-deletion-auc]').length === 5"
         " && document.querySelectorAll('.scorecard .sanity[data-passes]').length === 3"
@@ -92,7 +90,18 @@ def test_explain_compare_retarget_and_report(page, server_url, tmp_path) -> None
         for method in ("saliency", "guided_backprop", "grad_cam")
     }
     assert sanity["saliency"] == "true" and sanity["guided_backprop"] == "false"
-    assert browser_page.locator('.pane[data-method="occlusion"] .sanity button').is_visible()
+    levels = {"trust", "caution", "distrust", "inconclusive"}
+    for method in DEFAULT_PANEL:
+        line = browser_page.locator(f'.pane[data-method="{method}"] .verdict-line')
+        assert line.get_attribute("data-level") in levels
+        assert "AUC" not in line.inner_text()  # words, not metric names
+    guided = browser_page.locator('.pane[data-method="guided_backprop"] .verdict-line')
+    assert guided.get_attribute("data-level") == "distrust"  # the worse of the two tests
+    assert guided.inner_text().startswith("Don't trust this map")
+    assert browser_page.locator('.pane[data-method="occlusion"] .sanity-action button').is_visible()
+    explainer = browser_page.locator('.pane[data-method="guided_backprop"] details.explainer')
+    explainer.locator("summary").click()
+    assert "scramble the model" in explainer.inner_text()
     details = browser_page.locator('.pane[data-method="guided_backprop"] details.score-details')
     details.locator("summary").click()
     assert details.locator(".strip img").count() == 8
@@ -118,11 +127,11 @@ def test_explain_compare_retarget_and_report(page, server_url, tmp_path) -> None
         browser_page.locator('.pane[data-method="grad_cam"] .readout').inner_text(),
     )
 
-    # Clicking another class recomputes every pane for it.
-    click_bar(browser_page, "tabby")
+    # Choosing another class recomputes every pane for it.
+    click_row(browser_page, "tabby")
     browser_page.wait_for_function(
         "() => [...document.querySelectorAll('.pane .meta')]"
-        ".every((meta) => meta.textContent.includes('tabby (281)'))"
+        ".every((meta) => meta.textContent.startsWith('tabby · '))"
     )
     wait_panes_done(browser_page, len(DEFAULT_PANEL))
     assert "tabby" in browser_page.locator("#target-info").inner_text()
@@ -140,11 +149,12 @@ def test_explain_compare_retarget_and_report(page, server_url, tmp_path) -> None
     assert not re.search(r"https?://", html)
     assert html.count("tabby (281)") == len(DEFAULT_PANEL)
 
-    # Presentation mode hides the controls.
+    # Present opens the story over the page; Esc leaves it.
     browser_page.click("#present")
-    assert not browser_page.locator("#methods").is_visible()
+    browser_page.locator(".story").wait_for(state="visible")
     page.screenshot("presentation")
     browser_page.keyboard.press("Escape")
+    assert browser_page.locator(".story").count() == 0
     assert browser_page.locator("#methods").is_visible()
     assert page.errors == [] and page.dialogs == []
 
@@ -195,12 +205,13 @@ def test_attack_flips_the_prediction(page, server_url) -> None:
     assert verdict.inner_text().startswith("The prediction flipped: Egyptian cat → ")
     before = browser_page.locator("#original-caption").inner_text()
     after = browser_page.locator("#adversarial-caption").inner_text()
-    assert before.startswith("original: Egyptian cat") and "Egyptian cat" not in after
+    assert re.match(r"original: Egyptian cat \(\d+ %\)", before), before
+    assert after.startswith("attacked: ") and "Egyptian cat" not in after
     assert re.search(
-        r"perturbation × \d+\.\d", browser_page.locator("#perturbation-caption").inner_text()
+        r"magnified × \d+\.\d", browser_page.locator("#perturbation-caption").inner_text()
     )
     wait_panes_done(browser_page, 4)
-    for side in ("original", "adversarial"):
+    for side in ("original", "attacked"):
         for method in ("grad_cam", "saliency"):
             pane = browser_page.locator(f'.pane[data-method="{method}"][data-side="{side}"]')
             assert pane.locator(".meta").inner_text() != ""
