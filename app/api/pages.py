@@ -112,6 +112,11 @@ def compress_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
     return _page(request, workspace, "compress")
 
 
+@page("/audit", "audit", "Audit")
+def audit_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
+    return _page(request, workspace, "audit")
+
+
 @router.get("/docs", response_class=HTMLResponse)
 def read_api_docs(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
     """Swagger UI for /openapi.json, with its files served from here (no CDN, no inline script)."""

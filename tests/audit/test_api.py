@@ -53,3 +53,10 @@ def test_bad_requests(client: TestClient, body: dict, status: int, message: str)
     response = client.post("/api/audits", json=body)
     assert response.status_code == status, response.text
     assert message in response.text
+
+
+def test_audit_page_renders_with_its_module(client: TestClient) -> None:
+    response = client.get("/audit")
+    assert response.status_code == 200
+    assert 'src="/static/js/audit.js"' in response.text and 'href="/audit"' in response.text
+    assert client.get("/static/js/audit.js").status_code == 200
