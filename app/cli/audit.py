@@ -31,7 +31,7 @@ def register(commands: Commands) -> None:
     audit.add_argument("--model", help="model name (see `lantern models`; shapes/teacher, …)")
     audit.add_argument(
         "--methods",
-        help=f"comma-separated explanation methods, \"\" for none (default grad_cam; known: "
+        help=f'comma-separated explanation methods, "" for none (default grad_cam; known: '
         f"{', '.join(METHODS.names())})",
     )
     for name in ("ray_address", "workers", "limit", "seed", "engine", "shard_size"):
