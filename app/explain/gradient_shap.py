@@ -11,6 +11,7 @@ import torch
 from pydantic import Field, field_validator
 
 from app.baselines import Baseline, make_baseline
+from app.explain._batching import paced_parts
 from app.explain._gradients import input_gradient
 from app.explain.base import METHODS, Attribution, Method
 from app.params import Params, Progress
@@ -55,13 +56,11 @@ class GradientShap(Method):
         alphas = torch.rand(params.samples, generator=generator)
         noise = torch.randn((params.samples, *pixels.shape[1:]), generator=generator)
         total = torch.zeros_like(pixels[0])
-        for start in range(0, params.samples, params.batch_size):
-            stop = min(start + params.batch_size, params.samples)
+        for start, stop in paced_parts(params.samples, params.batch_size, progress):
             chosen = references[picks[start:stop].to(pixels.device)]
             noisy = pixels + params.noise * noise[start:stop].to(pixels.device)
             alpha = alphas[start:stop].to(pixels.device).view(-1, 1, 1, 1)
             grads = input_gradient(model, chosen + alpha * (noisy - chosen), target)
             total += (grads * (noisy - chosen)).sum(dim=0)
-            progress(stop, params.samples)
         raw = total / params.samples
         return Attribution(map=raw.sum(dim=0), raw=raw)

@@ -13,6 +13,7 @@ import torch
 from pydantic import Field
 
 from app.baselines import Baseline, make_baseline
+from app.explain._batching import paced_parts
 from app.explain._gradients import input_gradient
 from app.explain.base import METHODS, Attribution, Method
 from app.params import Params, Progress
@@ -63,12 +64,10 @@ class IntegratedGradients(Method):
         weight = torch.tensor(weights, dtype=pixels.dtype, device=pixels.device)
         delta = pixels - baseline
         total = torch.zeros_like(pixels[0])
-        for start in range(0, params.steps, params.batch_size):
-            stop = min(start + params.batch_size, params.steps)
+        for start, stop in paced_parts(params.steps, params.batch_size, progress):
             points = baseline + alpha[start:stop].view(-1, 1, 1, 1) * delta
             grads = input_gradient(model, points, target)
             total += (grads * weight[start:stop].view(-1, 1, 1, 1)).sum(dim=0)
-            progress(stop, params.steps)
         raw = total * delta[0]
         with torch.no_grad():
             logits = model.module(torch.cat([pixels, baseline]))[:, target]
