@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup chromium demo lint test check benchmark clean
+.PHONY: setup chromium demo lint test check fuzz benchmark clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ test: lint chromium
 	$(BIN)/pytest -m ""
 
 check: test
+
+# Every API operation, 1,000 generated requests each; the status counts go to test-artifacts/fuzz.json.
+fuzz: setup
+	LANTERN_FUZZ_EXAMPLES=1000 $(BIN)/pytest -m "" tests/api/test_fuzz.py
 
 benchmark: setup
 	$(BIN)/python benchmarks/methods.py

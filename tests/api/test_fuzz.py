@@ -1,7 +1,8 @@
 """Schemathesis against /openapi.json: every operation, generated valid and invalid requests,
-zero server errors. Examples per operation: LANTERN_FUZZ_EXAMPLES (100 in CI; see DEVELOPERS.md
-for a longer run). Request bodies that name an image get a real one half of the time, so the
-jobs themselves run, not only the 404 path."""
+zero server errors. Examples per operation: LANTERN_FUZZ_EXAMPLES (100 in CI; `make fuzz` runs
+1,000). Request bodies that name an image get a real one half of the time, so the jobs
+themselves run, not only the 404 path; multipart uploads get a real or deliberately broken
+image or zip half of the time (UPLOADS)."""
 
 import json
 import os
@@ -75,6 +76,38 @@ def _real_image_id() -> str:
         return str(_STATE["image"])
 
 
+def _upload_corpus() -> list[bytes]:
+    """Files for the multipart routes besides Schemathesis's random bytes: real and broken images
+    and evaluation zips (a bzip2 member, a bad CRC, forged sizes), so the decoders and the zip
+    reader run, not only the 'not an image' path."""
+    import io
+    import zipfile
+
+    from tests.api.helpers import zip_bytes
+
+    image = png_bytes()
+    labelled = zip_bytes({"cat/a.png": image, "dog/b.png": png_bytes(seed=1)})
+    bad_crc = bytearray(zip_bytes({"a.png": image}))
+    bad_crc[40] ^= 0xFF  # inside the member's data: the CRC no longer matches
+    bzip2 = io.BytesIO()
+    with zipfile.ZipFile(bzip2, "w", zipfile.ZIP_BZIP2) as archive:
+        archive.writestr("a.png", image)
+    forged = bytearray(zip_bytes({"a.png": b"\0" * 200_000}))
+    forged[22:26] = (10).to_bytes(4, "little")  # the local header claims 10 bytes unpacked
+    return [
+        image,
+        image[: len(image) // 2],
+        zip_bytes({"a.png": image, "b.png": png_bytes(seed=2)}),
+        labelled,
+        bytes(bad_crc),
+        bzip2.getvalue(),
+        bytes(forged),
+    ]
+
+
+UPLOADS = _upload_corpus()
+
+
 def _half(*parts: object) -> bool:
     """True for half of all cases, the same half on every run: hash() of a string changes with
     PYTHONHASHSEED, a CRC does not (and Hypothesis draws the same cases: derandomize=True)."""
@@ -94,6 +127,9 @@ def test_no_operation_gives_a_server_error(case) -> None:
         case.body["image_id"] = _real_image_id()
     if case.path_parameters and "image_id" in case.path_parameters and _half(case.path, case):
         case.path_parameters["image_id"] = _real_image_id()
+    if isinstance(case.body, dict) and "file" in case.body and _half(case.path, "file", case.body):
+        pick = zlib.crc32(repr((case.path, case.query, case.body)).encode()) % len(UPLOADS)
+        case.body["file"] = UPLOADS[pick]
     response = case.call_and_validate(checks=[not_a_server_error])
     STATUSES[response.status_code] += 1
 
