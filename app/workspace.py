@@ -29,7 +29,7 @@ from app.errors import BadParameter, BadTarget, JobNotFinished, UnsupportedMetho
 from app.explain import METHODS, Explanation, explain
 from app.explain.engine import check_class
 from app.imaging import decode_image, sample_image
-from app.imaging.samples import SAMPLES
+from app.imaging.samples import EVALUATION_SAMPLES
 from app.jobs.codec import decode_result, encode_result
 from app.jobs.images import KEPT_PIXELS, ImageStore, StoredImage
 from app.jobs.queue import Job, JobQueue, JobStatus
@@ -169,7 +169,7 @@ class Workspace:
                 model, pixels, method, target, parsed, mode, steps, seed, progress
             )
 
-        return self._start("sanity", model, subject, settings, work)
+        return self._start("sanity", model, subject, settings, work, background=True)
 
     def start_faithfulness(
         self,
@@ -208,7 +208,7 @@ class Workspace:
                 explanation=None if shown is None else shown.result,
             )
 
-        return self._start("faithfulness", model, subject, settings, work)
+        return self._start("faithfulness", model, subject, settings, work, background=True)
 
     def start_lab(self, experiment: str, params: Mapping[str, Any]) -> tuple[Job, bool]:
         """A Shapes lab experiment (app/shapes/, one module each) as a job."""
@@ -241,7 +241,7 @@ class Workspace:
         check_run(model, parsed)
         limits = self.settings.max_image_bytes, self.settings.max_image_pixels
         archive = None if dataset is None else stored_dataset(self.settings.data_dir, dataset)
-        images = len(SAMPLES) if archive is None else dataset_images(archive)
+        images = len(EVALUATION_SAMPLES) if archive is None else dataset_images(archive)
         estimate = evaluation_set_bytes(
             model,
             images,
@@ -336,14 +336,16 @@ class Workspace:
         subject: Subject,
         params: dict[str, Any],
         work: Callable[[StoredImage, Progress], Any],
+        background: bool = False,
     ) -> tuple[Job, bool]:
-        """Queue `work` on the subject's image, keyed by everything that decides its result."""
+        """Queue `work` on the subject's image, keyed by everything that decides its result;
+        `background` for checks that must not hold up the next image's maps."""
         if subject.target is not None:
             check_class(model, subject.target)
         image = self.images.get(subject.image_id)
         request = _request(model, subject, params)
         return self.jobs.submit(
-            kind, _key(kind, request), request, lambda progress: work(image, progress)
+            kind, _key(kind, request), request, lambda progress: work(image, progress), background
         )
 
     def sanity(self, job_id: str) -> RandomizationResult:

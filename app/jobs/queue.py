@@ -126,7 +126,7 @@ class JobQueue:
         self._lock = threading.Lock()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._by_key: dict[str, str] = {}
-        self._waiting: list[tuple[Job, Work]] = []  # taken by _next, fairest first
+        self._waiting: list[tuple[Job, Work, bool]] = []  # (job, work, background), by _turn
         self._running: Counter[str] = Counter()  # jobs running per client
         self._last_start: dict[str, float] = {}  # when each client's last job started
         if database is not None:
@@ -143,8 +143,17 @@ class JobQueue:
     def accepting(self) -> bool:
         return self._accepting
 
-    def submit(self, kind: str, key: str, request: dict[str, Any], work: Work) -> tuple[Job, bool]:
-        """(job, True) for a new job; (the live or finished job with this key, False): a hit."""
+    def submit(
+        self,
+        kind: str,
+        key: str,
+        request: dict[str, Any],
+        work: Work,
+        background: bool = False,
+    ) -> tuple[Job, bool]:
+        """(job, True) for a new job; (the live or finished job with this key, False): a hit.
+        A `background` job (a scorecard's check) waits while any other job waits, so the
+        user's next image is never held up by the checks of the last one."""
         with self._lock:
             existing = self._jobs.get(self._by_key.get(key, ""))
             live = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.DONE)
@@ -174,7 +183,7 @@ class JobQueue:
             self._jobs[job.id] = job
             self._by_key[key] = job.id
             self._save(job)
-            self._waiting.append((job, work))
+            self._waiting.append((job, work, background))
             self._executor.submit(self._next)
             self._forget_old()
             return job, True
@@ -257,7 +266,7 @@ class JobQueue:
                 return
             entry = min(self._waiting, key=self._turn)
             self._waiting.remove(entry)
-            job, work = entry
+            job, work, _ = entry
             self._running[job.client] += 1
             self._last_start[job.client] = time.monotonic()
             if len(self._last_start) > 10_000:  # forget clients long gone
@@ -272,10 +281,12 @@ class JobQueue:
                 if self._running[job.client] <= 0:
                     del self._running[job.client]
 
-    def _turn(self, entry: tuple[Job, Work]) -> tuple[int, float, float]:
-        """Round robin: fewest running, then the client whose last start is oldest, then age."""
-        job = entry[0]
-        return self._running[job.client], self._last_start.get(job.client, 0.0), job.created
+    def _turn(self, entry: tuple[Job, Work, bool]) -> tuple[bool, int, float, float]:
+        """Foreground before background; then round robin: fewest running, then the client
+        whose last start is oldest, then age."""
+        job, _, background = entry
+        running = self._running[job.client]
+        return background, running, self._last_start.get(job.client, 0.0), job.created
 
     def _run(self, job: Job, work: Work) -> None:
         if job.cancel_requested.is_set():

@@ -155,3 +155,20 @@ def test_old_finished_jobs_are_forgotten() -> None:
         assert jobs.get(job.id) is job
     finally:
         jobs.shutdown()
+
+
+def test_background_jobs_wait_for_foreground_ones() -> None:
+    """A scorecard's checks (background) never hold up the next image's maps: with the worker
+    busy, a map submitted after a check still runs first."""
+    queue = JobQueue(workers=1, max_queued=2, kept=16)
+    busy = Gate(steps=1)
+    queue.submit("explanation", "busy", {}, busy)
+    assert busy.started.wait(timeout=10)
+    order: list[str] = []
+    check, _ = queue.submit("sanity", "check", {}, lambda p: order.append("check"), background=True)
+    late, _ = queue.submit("explanation", "map", {}, lambda p: order.append("map"))
+    busy.open()
+    wait_for(finished(check))
+    wait_for(finished(late))
+    queue.shutdown()
+    assert order == ["map", "check"]
