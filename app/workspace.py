@@ -39,7 +39,7 @@ from app.params import Progress, parse_params
 from app.results import result_type
 from app.settings import Settings
 from app.shapes import EXPERIMENTS, trained_fingerprint
-from app.shapes.fewshot import FewShotClassifier, FewShotPrediction
+from app.shapes.fewshot import FewShotClassifier, FewShotResult
 from app.trust import (
     FaithfulnessResult,
     RandomizationResult,
@@ -292,22 +292,31 @@ class Workspace:
         limits = self.settings.max_image_bytes, self.settings.max_image_pixels
         return store_dataset(self.settings.data_dir, content, *limits, self.settings.kept_datasets)
 
-    def fewshot(
+    def start_fewshot(
         self,
         model_name: str | None,
         examples: list[tuple[str, str]],
         queries: list[str],
         k: int,
-    ) -> list[FewShotPrediction]:
+    ) -> tuple[Job, bool]:
         """Classify `queries` (image ids) by their k nearest `examples` (image id, label) on the
-        model's features."""
+        model's features, as a job: the embedding runs in the queue, within its deadlines and
+        fair share, not inside the request. Unknown image ids fail here, at once."""
         model = self.models.get(model_name)
-        pixels = np.stack([self.images.get(i).model_view(model).numpy() for i, _ in examples])
-        classifier = FewShotClassifier(
-            model, torch.from_numpy(pixels), [label for _, label in examples], k
-        )
-        asked = np.stack([self.images.get(i).model_view(model).numpy() for i in queries])
-        return classifier.predict(torch.from_numpy(asked))
+        shown = [self.images.get(i) for i, _ in examples]
+        asked = [self.images.get(i) for i in queries]
+
+        def work(progress: Progress) -> FewShotResult:
+            pixels = torch.from_numpy(np.stack([i.model_view(model).numpy() for i in shown]))
+            classifier = FewShotClassifier(model, pixels, [label for _, label in examples], k)
+            progress(1, 2)
+            query = torch.from_numpy(np.stack([i.model_view(model).numpy() for i in asked]))
+            predictions = classifier.predict(query)
+            progress(2, 2)
+            return FewShotResult(list(queries), [i for i, _ in examples], predictions)
+
+        request = {"model": model.name, "examples": examples, "queries": queries, "k": k}
+        return self.jobs.submit("fewshot", _key("fewshot", request), request, work)
 
     def _check_memory(self, model: LoadedModel, method: str, params: Mapping[str, Any]) -> None:
         """Refuse (422) a method whose batches would pass LANTERN_MAX_JOB_MEMORY."""

@@ -1,8 +1,10 @@
 """The Shapes lab: experiments as jobs, their saved reports, and few-shot from uploaded images."""
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -10,12 +12,17 @@ from app.api.catalog import catalog_entry
 from app.api.deps import WorkspaceDep, png_response
 from app.api.jobs import started_response
 from app.api.schemas import CatalogEntry
+from app.jobs.kinds import job_kind
+from app.jobs.queue import JobStatus
 from app.shapes import EXPERIMENTS, SIZE, saved_reports
 from app.shapes.dataset import preview_grid
+from app.shapes.fewshot import FewShotResult
+from app.workspace import Workspace
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/lab", tags=["lab"])
+_POLL_SECONDS = 0.02
 
 
 @router.get("/experiments")
@@ -75,21 +82,43 @@ class FewShotView(BaseModel):
     neighbours: list[NeighbourView]
 
 
-@router.post("/fewshot")
-def classify_few_shot(body: FewShotRequest, workspace: WorkspaceDep) -> list[FewShotView]:
+@job_kind("fewshot")
+class FewShotResultView:
+    """A few-shot job's predictions, each query with its neighbours (the explanation)."""
+
+    @classmethod
+    def of(cls, job_id: str, result: FewShotResult, workspace: Workspace) -> list[FewShotView]:
+        return [
+            FewShotView(
+                image_id=query,
+                label=prediction.label,
+                votes=prediction.votes,
+                neighbours=[
+                    NeighbourView(
+                        image_id=result.examples[n.index], label=n.label, similarity=n.similarity
+                    )
+                    for n in prediction.neighbours
+                ],
+            )
+            for query, prediction in zip(result.queries, result.predictions, strict=True)
+        ]
+
+
+@router.post("/fewshot", response_model=list[FewShotView])
+async def classify_few_shot(
+    body: FewShotRequest, workspace: WorkspaceDep, response: Response
+) -> Any:
     """Classify images by their nearest labelled examples on the model's pretrained features;
-    the neighbours are the explanation."""
+    the neighbours are the explanation. The work runs as a job (within the queue's share and
+    deadlines); this request waits for it."""
     examples = [(example.image_id, example.label) for example in body.examples]
-    predictions = workspace.fewshot(body.model, examples, body.queries, body.k)
-    return [
-        FewShotView(
-            image_id=query,
-            label=prediction.label,
-            votes=prediction.votes,
-            neighbours=[
-                NeighbourView(image_id=examples[n.index][0], label=n.label, similarity=n.similarity)
-                for n in prediction.neighbours
-            ],
-        )
-        for query, prediction in zip(body.queries, predictions, strict=True)
-    ]
+    job, _ = await run_in_threadpool(
+        workspace.start_fewshot, body.model, examples, body.queries, body.k
+    )
+    response.headers["X-Lantern-Job"] = job.id  # GET /api/jobs/ID reads it again
+    while not job.status.terminal:
+        await asyncio.sleep(_POLL_SECONDS)
+    if job.status != JobStatus.DONE:
+        detail = job.error or f"the few-shot job was {job.status.value}"
+        return JSONResponse({"detail": detail}, status_code=job.error_status or 503)
+    return FewShotResultView.of(job.id, job.result, workspace)

@@ -11,9 +11,10 @@ import torch
 from torch import nn
 
 from app.errors import BadParameter
+from app.results import result_type
 from app.zoo import LoadedModel
 
-__all__ = ["FewShotClassifier", "FewShotPrediction", "Neighbour", "embed"]
+__all__ = ["FewShotClassifier", "FewShotPrediction", "FewShotResult", "Neighbour", "embed"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,16 @@ class FewShotPrediction:
     label: str
     votes: dict[str, float]  # label -> summed similarity of its neighbours among the k
     neighbours: list[Neighbour]  # the k nearest, most similar first
+
+
+@result_type
+@dataclass(frozen=True)
+class FewShotResult:
+    """A few-shot job's result: one prediction per query image, in the queries' order."""
+
+    queries: list[str]  # image ids
+    examples: list[str]  # image ids, the neighbours' `index` points into these
+    predictions: list[FewShotPrediction]
 
 
 @torch.no_grad()

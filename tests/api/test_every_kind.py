@@ -57,6 +57,7 @@ def _run_every_kind(client: TestClient) -> dict[str, list[str]]:
         "faithfulness": [_started(client.post("/api/faithfulness", json={**subject, "steps": 4}))],
         "lab": [],
         "compress": [],
+        "fewshot": [],
     }
     for job_ids in ids.values():
         for job_id in job_ids:
@@ -66,6 +67,11 @@ def _run_every_kind(client: TestClient) -> dict[str, list[str]]:
         view = wait_job(client, job_id, timeout=300)
         assert view["status"] == "done", (name, view["error"])
         ids["lab"].append(job_id)
+    examples = [upload(client, png_bytes(seed=s), f"{s}.png")["id"] for s in (1, 2, 3, 4)]
+    labelled = [{"image_id": i, "label": "ab"[n % 2]} for n, i in enumerate(examples)]
+    fewshot = client.post("/api/lab/fewshot", json={"examples": labelled, "queries": [image]})
+    assert fewshot.status_code == 200, fewshot.text
+    ids["fewshot"] = [fewshot.headers["X-Lantern-Job"]]
     body = {"image_id": image, "params": _COMPRESSION}
     job_id = _started(client.post("/api/compress/runs", json=body))
     view = wait_job(client, job_id, timeout=300)
