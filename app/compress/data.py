@@ -21,7 +21,7 @@ from PIL import Image, ImageEnhance, ImageOps
 
 from app.errors import BadImage, BadParameter, LanternError, UnknownDataset, UnsupportedImage
 from app.imaging.decode import decode_image, inspect_image
-from app.imaging.samples import SAMPLES, sample_image
+from app.imaging.samples import EVALUATION_SAMPLES, sample_image
 from app.params import Progress
 from app.zoo import LoadedModel
 
@@ -82,7 +82,7 @@ class EvaluationSet:
 
 
 def gallery_sources() -> list[Source]:
-    return [Source(name, _sample_loader(name)) for name in SAMPLES]
+    return [Source(name, _sample_loader(name)) for name in EVALUATION_SAMPLES]
 
 
 def _sample_loader(name: str) -> Callable[[], Image.Image]:

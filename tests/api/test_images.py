@@ -38,7 +38,7 @@ def test_predictions_match_the_model(client, tiny_model) -> None:
 
 def test_samples(client) -> None:
     samples = client.get("/api/samples").json()
-    assert [s["name"] for s in samples] == ["coffee", "chelsea", "camera", "rocket", "astronaut"]
+    assert [s["name"] for s in samples] == ["chelsea", "coffee", "astronaut", "rocket", "camera"]
     assert all(s["caption"] for s in samples)
     thumbnail = client.get(samples[0]["thumbnail_url"])
     assert (
