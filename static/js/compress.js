@@ -30,7 +30,9 @@ const RUN_PRESETS = {
 
 // Measured rates on the development machine (2 x86 cores, CPU, the default model), from the
 // 12-variant run of docs/compression.md (287 s; build seconds per row in its table), checked
-// 2026-11-30: the estimate shown before a run. A run prints its real time when it ends.
+// 2026-11-30: the estimate shown before a run. Checked here that day: the quick preset with one
+// int8 variant and two methods, estimated 20 s, took 24 s. A run prints its real time at the end.
+const GALLERY_PHOTOS = 4;  // the compression gallery's photos (EVALUATION_SAMPLES in app/imaging/samples.py)
 const RUN_RATES = {
   setupSeconds: 6,  // loading the evaluation photos and the original's reference maps
   buildSeconds: 8,  // one variant built (calibration included; 1-17 s in the table)
@@ -61,7 +63,7 @@ function variantName(row) {
 // The estimated seconds of a run with these options and variants (RATES).
 function estimateSeconds(options, variants) {
   const rows = variants.length + 1;  // the original is measured too
-  const images = dataset && document.getElementById("use-dataset").checked ? dataset.images : 8;
+  const images = dataset && document.getElementById("use-dataset").checked ? dataset.images : GALLERY_PHOTOS;
   const views = images * (1 + (options.augmentations ?? 0));
   const recovery = variants.reduce((sum, v) => sum + (Number(v.params.recovery_epochs) || 0), 0);
   return RUN_RATES.setupSeconds

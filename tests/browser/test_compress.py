@@ -51,6 +51,7 @@ def test_run_a_quick_recipe_and_see_the_table_charts_and_maps(page, server_url, 
         ".every((i) => i.complete && i.naturalWidth > 0)"
     )
     assert "done in" in browser_page.locator("#run-status").inner_text()
+    print(estimate.inner_text(), "|", browser_page.locator("#run-status").inner_text())
     labels = browser_page.locator(".compress-chart .textpoint text").evaluate_all(
         "(texts) => texts.map((text) => text.textContent)"
     )
