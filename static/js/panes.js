@@ -101,9 +101,11 @@ export async function legend({ diverging, colormap, peak }) {
   const bar = element("div", { className: "legend", role: "img" });
   const name = colormap === "auto" ? (diverging ? "coolwarm" : "reds") : colormap;
   const colours = (await colormaps)[name] ?? ["#f2f2f2", "#b40426"];
+  // The bar's shape is set here, so a page without explain.css still shows it.
   const ramp = element("div", { className: "ramp" });
-  ramp.style.background = `linear-gradient(to right, ${colours.join(", ")})`;
+  Object.assign(ramp.style, { height: "10px", background: `linear-gradient(to right, ${colours.join(", ")})` });
   const labels = element("div", { className: "scale" });
+  Object.assign(labels.style, { display: "flex", justifyContent: "space-between", gap: "0.3rem" });
   const ends = diverging ? [`against −${scale(peak)}`, "0", `+${scale(peak)} for`] : ["0", "", `${scale(peak)} most important`];
   labels.append(...ends.map((text) => element("span", { text })));
   bar.setAttribute("aria-label", diverging
@@ -282,6 +284,8 @@ export class Pane {
     this.limit = limit;
     this.stage.dataset.mode = display.mode;
     this.heat.style.opacity = display.mode === "overlay" ? display.opacity : 1;
+    // The server's overlay keeps 25 % of the photo's colour (imaging.desaturate): the same here.
+    this.base.style.filter = display.mode === "overlay" ? "grayscale(0.75)" : "";
     if (!this.result) return;
     // overlay: the colour layer (alpha = |value|) over the desaturated photo, at the opacity.
     const drawn = display.mode === "heatmap" ? "heatmap" : "layer";

@@ -34,14 +34,16 @@ def test_maps_explain_themselves_and_the_top_five_works_by_keyboard(page, server
         assert "legend=true" in pane.locator("a.download").get_attribute("href")
     # Signed maps (occlusion) are blue-red; unsigned (saliency) only red.
     assert "against" in browser_page.locator('.pane[data-method="occlusion"] .legend').inner_text()
-    assert "most important" in browser_page.locator(
-        '.pane[data-method="saliency"] .legend'
-    ).inner_text()
+    assert (
+        "most important"
+        in browser_page.locator('.pane[data-method="saliency"] .legend').inner_text()
+    )
     # "absolute" values and another colormap redraw the legends.
     browser_page.select_option("#values", "absolute")
-    assert "most important" in browser_page.locator(
-        '.pane[data-method="occlusion"] .legend'
-    ).inner_text()
+    assert (
+        "most important"
+        in browser_page.locator('.pane[data-method="occlusion"] .legend').inner_text()
+    )
     assert parse_qs(urlparse(browser_page.url).query)["values"] == ["absolute"]
     browser_page.select_option("#values", "signed")
 
@@ -103,7 +105,7 @@ def test_maps_explain_themselves_and_the_top_five_works_by_keyboard(page, server
     wait_panes_done(browser_page, len(DEFAULT_PANEL))
     browser_page.locator("#consensus").wait_for(state="visible")
     browser_page.evaluate("() => window.scrollTo(0, 0)")
-    save_for_readme(browser_page, "explain.png", full_page=False)
+    save_for_readme(browser_page, "explain.png", width=1100, colors=128)
     page.screenshot("legends")
     assert page.errors == [] and page.dialogs == []
 
@@ -111,7 +113,9 @@ def test_maps_explain_themselves_and_the_top_five_works_by_keyboard(page, server
 def test_the_url_restores_a_view(page, server_url) -> None:
     browser_page = page.page
     # coffee, class 968 ("cup"), two methods, absolute values: as a bookmark would have it.
-    browser_page.goto(f"{server_url}/?sample=coffee&class=968&methods=grad_cam,saliency&values=absolute")
+    browser_page.goto(
+        f"{server_url}/?sample=coffee&class=968&methods=grad_cam,saliency&values=absolute"
+    )
     wait_panes_done(browser_page, 2)
     shown = browser_page.locator(".pane").evaluate_all("(ps) => ps.map((p) => p.dataset.method)")
     assert shown == ["saliency", "grad_cam"]
@@ -143,11 +147,14 @@ def test_a_cancelled_pane_runs_again(page, server_url) -> None:
     browser_page.goto(f"{server_url}/?sample=astronaut&methods=kernel_shap")
     pane = browser_page.locator('.pane[data-method="kernel_shap"]')
     pane.locator("button.cancel").wait_for(state="visible")
-    browser_page.wait_for_function("() => document.querySelector('#activity .cancel-all:not([hidden])')")
+    browser_page.wait_for_function(
+        "() => document.querySelector('#activity .cancel-all:not([hidden])')"
+    )
     browser_page.click("#activity .cancel-all")
     page.screenshot("cancel-all")
     browser_page.wait_for_function(
-        "() => document.querySelector('.pane[data-method=kernel_shap]').dataset.status === 'cancelled'",
+        "() => document.querySelector('.pane[data-method=kernel_shap]').dataset.status"
+        " === 'cancelled'",
         timeout=30_000,
     )
     again = pane.locator("button.again")

@@ -110,7 +110,8 @@ def test_attack_epsilon_is_live_and_the_story_shows_the_flip(page, server_url) -
     story = browser_page.locator(".story")
     story.wait_for(state="visible")
     browser_page.keyboard.press("ArrowRight")
-    assert story.locator(".slide h2").inner_text().startswith("A change you cannot see: now it says ")
+    flip = story.locator(".slide h2").inner_text()
+    assert flip.startswith("A change you cannot see: now it says "), flip
     assert story.locator(".story-maps figure").count() == 2
     page.screenshot("attack-story")
     browser_page.keyboard.press("Escape")
