@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from app.api.pages import NAV
 from app.main import create_app
 from app.settings import Settings
 from app.zoo import load_model
@@ -15,7 +16,7 @@ from tests.browser.screenshots import save_for_readme
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["/", "/attack", "/shapley", "/compress", "/lab", "/docs"]
+PAGES = [entry.path for entry in NAV] + ["/docs"]  # every registered page, and the API's
 WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 SEVERE = {"serious", "critical"}
 
