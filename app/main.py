@@ -43,6 +43,8 @@ def create_app(settings: Settings, models: ModelPool | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         model = pool.get()  # once, at start-up: the first request does not wait for it
+        if settings.fast_forward:
+            model.prepare()  # its engines too (a one-shot CLI command builds them on first need)
         log.info(
             "model %s ready on %s, forward-only methods on %s (weights: %s)",
             model.name,

@@ -66,6 +66,8 @@ def run_panel(
         name: parse_params(a.Params, params.get(name), name) for name, a in attackers.items()
     }
     batch = check_input(model, pixels)
+    if any(explainer.forward_only for explainer in explainers.values()):
+        model.ensure_fast_forward()  # deferred at load (see explain)
     probs = model.probabilities(batch)[0]
     chosen = check_target(model, target, probs)
     goal = Goal(int(probs.argmax()))  # the panel's attacks are untargeted

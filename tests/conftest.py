@@ -34,7 +34,7 @@ def pixels() -> torch.Tensor:
 
 @pytest.fixture(scope="session")
 def default_model() -> LoadedModel:
-    return load_model("efficientnet-lite0", Settings(device="cpu"))
+    return load_model("efficientnet-lite0", Settings(device="cpu"), prepare=True)
 
 
 @pytest.fixture(scope="session")

@@ -59,6 +59,8 @@ def explain(
         raise UnsupportedMethod(f"{method} cannot run on {model.name}: {reason}")
     parsed = parse_params(explainer.Params, params, method)
     batch = check_input(model, pixels)
+    if explainer.forward_only:
+        model.ensure_fast_forward()  # deferred at load; the prediction runs on it too, as before
     probs = model.probabilities(batch)[0]
     chosen = check_target(model, target, probs)
     started = time.perf_counter()

@@ -39,6 +39,7 @@ def load_model(
     settings: Settings,
     weights: Path | None = None,
     labels: Path | None = None,
+    prepare: bool = False,
 ) -> LoadedModel:
     """Build a registered model on the configured device.
 
@@ -70,8 +71,9 @@ def load_model(
             f"{name} gives {output_size} outputs but has {loaded.num_classes} class names"
         )
     if settings.fast_forward:
-        loaded.enable_fast_forward()
-        loaded.prepare()  # incremental occlusion and the gradient copy, before any request
+        loaded.defer_fast_forward()
+        if prepare:
+            loaded.prepare()
     return loaded
 
 

@@ -19,6 +19,7 @@ from app.zoo.twin import GradientTwin, build_gradient_twin
 __all__ = ["LoadedModel", "ModelSpec", "PixelClassifier"]
 
 _PREPARE_LOCK = threading.Lock()
+_FAST_LOCK = threading.Lock()  # apart from _PREPARE_LOCK: a prepared path may need the fast one
 
 # Images per forward pass for perturbation methods whose batch_size is left empty. On the CPU
 # ONNX Runtime's time per image is flat from 16 to 64 (occlusion window 16 / stride 8 and
@@ -78,6 +79,8 @@ class LoadedModel:
     forward_is_module: bool = True
     forward_batch: int = CPU_BATCH  # images per forward pass when a method's batch_size is empty
     _prepared: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # defer_fast_forward: the fast path is built by the first forward-only work that needs it.
+    _fast_pending: bool = field(default=False, init=False, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -105,6 +108,28 @@ class LoadedModel:
             self.module, self.input_size, self.device
         )
         self._prepared.pop("incremental", None)  # its engine follows the fast path's
+        self._fast_pending = False
+        return self.engine
+
+    def defer_fast_forward(self) -> None:
+        """Build the fast path when forward-only work first needs it (ensure_fast_forward),
+        not now: the ONNX export and its check cost seconds that a gradient method, or a
+        command that ends after one map, never gets back."""
+        if self.fast_forward is None:
+            self._fast_pending = True
+
+    def ensure_fast_forward(self) -> str:
+        """Build the deferred fast path now (once, whichever thread asks first; on CUDA its
+        batch size is timed too); returns the engine forward_logits runs on."""
+        if self._fast_pending:
+            with _FAST_LOCK:
+                if self._fast_pending:
+                    self.enable_fast_forward()
+                    if self.device.type == "cuda" and self.fast_forward is not None:
+                        self.forward_batch, _ = tune_batch(
+                            self.fast_forward, self.input_size, self.device, CUDA_BATCHES
+                        )
+                        self.engine = f"{self.engine}, batches of {self.forward_batch}"
         return self.engine
 
     def incremental_occlusion(
@@ -115,6 +140,8 @@ class LoadedModel:
         it is not available."""
         if not prepare and "incremental" not in self._prepared:
             return None, "not prepared"
+        if prepare:
+            self.ensure_fast_forward()  # the stages run on the fast path's engine
         if self.spec.stages is None:
             return None, f"{self.name} declares no stages for incremental occlusion"
         if not self.forward_is_module:
@@ -167,14 +194,10 @@ class LoadedModel:
         return pixels.detach().clone(memory_format=layout).requires_grad_(True)
 
     def prepare(self) -> None:
-        """Build the lazily prepared paths now (at start-up), so no request waits for them."""
+        """Build the lazily prepared paths now (a server at start-up), so no request waits."""
+        self.ensure_fast_forward()
         self.incremental_occlusion()
         _ = self.gradient_module
-        if self.device.type == "cuda" and self.fast_forward is not None:
-            self.forward_batch, _ = tune_batch(
-                self.fast_forward, self.input_size, self.device, CUDA_BATCHES
-            )
-            self.engine = f"{self.engine}, batches of {self.forward_batch}"
 
     def _prepare(self, key: str, build: Callable[[], Any]) -> Any:
         """build() once per model, whichever thread asks first."""
@@ -186,7 +209,11 @@ class LoadedModel:
     @torch.no_grad()
     def forward_logits(self, pixels: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) pixels in [0, 1] -> (N, classes) logits on the model's device, without
-        gradients: for methods that need only forward passes. Uses the fast path if enabled."""
+        gradients: for methods that need only forward passes. Uses the fast path if enabled;
+        a deferred one is built by the first batch of several images (one image, such as the
+        prediction before a gradient method, is not worth an export)."""
+        if self._fast_pending and pixels.shape[0] > 1:
+            self.ensure_fast_forward()
         if self.fast_forward is None:
             logits: torch.Tensor = self.module(pixels.to(self.device))
             return logits

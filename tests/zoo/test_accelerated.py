@@ -111,6 +111,7 @@ def test_cuda_graphs_equal_eager() -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_default_model_on_cuda_tunes_its_batch(chelsea) -> None:
     model = load_model("efficientnet-lite0", Settings(device="cuda"))
+    assert model.ensure_fast_forward() == model.engine
     assert model.forward_batch in CUDA_BATCHES and "batches of" in model.engine
     with torch.no_grad():
         expected = model.module(chelsea[None].cuda())

@@ -96,3 +96,44 @@ def test_tiny_pixels_run_through_the_fast_path() -> None:
     expected = explain(eager, tiny_pixels(), "occlusion", target=1, params=params)
     assert result.engine == "ONNX Runtime"
     np.testing.assert_allclose(result.attribution, expected.attribution, atol=1e-5)
+
+
+def test_the_fast_path_is_built_on_first_need(monkeypatch) -> None:
+    """Deferred at load: a gradient method (and a one-image prediction) never pays the export;
+    the first forward-only method builds it, once."""
+    exports: list[int] = []
+    export = fast._export_any_size
+    monkeypatch.setattr(fast, "_export_any_size", lambda *a: exports.append(1) or export(*a))
+    model = loaded(TinyNet())
+    model.defer_fast_forward()
+    assert explain(model, tiny_pixels(), "saliency", target=1).engine == "PyTorch"
+    model.forward_logits(tiny_pixels()[None])
+    assert model.fast_forward is None and exports == []
+    params = {"window": 8, "stride": 4}
+    assert explain(model, tiny_pixels(), "occlusion", target=1, params=params).engine.startswith(
+        "ONNX Runtime"
+    )
+    explain(model, tiny_pixels(), "kernel_shap", target=1, params={"samples": 16})
+    assert model.fast_forward is not None and exports == [1]
+
+
+def test_threads_asking_at_once_build_the_fast_path_once(monkeypatch) -> None:
+    import threading
+
+    exports: list[int] = []
+    export = fast._export_any_size
+    monkeypatch.setattr(fast, "_export_any_size", lambda *a: exports.append(1) or export(*a))
+    model = loaded(TinyNet())
+    model.defer_fast_forward()
+    threads = [threading.Thread(target=model.forward_logits, args=(batch(),)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert exports == [1] and model.engine == "ONNX Runtime"
+
+
+def test_load_model_defers_the_fast_path_unless_asked_to_prepare() -> None:
+    model = load_model("efficientnet-lite0", Settings(device="cpu"))
+    assert model.fast_forward is None and model.engine == "PyTorch"
+    assert model.ensure_fast_forward() == "ONNX Runtime"
