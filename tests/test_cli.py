@@ -420,3 +420,72 @@ def test_only_the_cli_package_parses_arguments() -> None:
     for module in app.rglob("*.py"):
         if app / "cli" not in module.parents:
             assert "argparse" not in module.read_text(encoding="utf-8"), module
+
+
+_IMPORTS_OF = """
+import sys
+from app.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as stop:
+    code = stop.code
+heavy = sorted(name for name in ("torch", "torchvision", "onnxruntime") if name in sys.modules)
+print("IMPORTED", ",".join(heavy) or "-", code)
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], [], ["--version"], ["nonsense"]])
+def test_help_and_usage_errors_do_not_import_torch(argv) -> None:
+    """By import, not by time: a new Python, and what `lantern ARGV` left in sys.modules."""
+    run = subprocess.run(
+        [sys.executable, "-c", _IMPORTS_OF, *argv], capture_output=True, text=True, timeout=60
+    )
+    assert run.stdout.splitlines()[-1].startswith("IMPORTED - "), run.stdout + run.stderr
+    if argv == ["--help"]:
+        for command in ("serve", "models", "methods", "explain", "compress", "audit"):
+            assert f"    {command} " in run.stdout
+
+
+def test_every_command_is_registered_by_its_group() -> None:
+    """The light list of commands names exactly what the groups register."""
+    import argparse
+
+    from app.cli import _build_parser
+    from app.cli._commands import COMMANDS
+
+    for command in COMMANDS:
+        parser = _build_parser(command)
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        assert list(action.choices) == list(COMMANDS)
+        # The group's parser, not the placeholder: it runs something or has actions to choose.
+        own = action.choices[command]
+        runs = own.get_default("run") is not None
+        assert runs or any(isinstance(a, argparse._SubParsersAction) for a in own._actions)
+
+
+def test_progress_is_plain_lines_off_a_terminal_and_a_bar_on_one() -> None:
+    import io
+
+    from app.cli._progress import progress_to
+
+    plain = io.StringIO()
+    with progress_to("saliency", plain, delay=0) as progress:
+        progress(1, 1)
+    with progress_to("occlusion", plain) as progress:
+        progress(1, 10)
+    assert plain.getvalue() == ""  # one step, or quick work: no lines
+    with progress_to("occlusion", plain, delay=0) as progress:
+        for done in range(101):
+            progress(done, 100)
+    lines = plain.getvalue().splitlines()
+    assert lines[0] == "occlusion: 0 %" and lines[-1] == "occlusion: 100 %" and len(lines) == 11
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    with progress_to("occlusion", terminal, delay=0) as progress:
+        progress(5, 10)
+        progress(10, 10)
+    assert "occlusion:" in terminal.getvalue() and "/10 [" in terminal.getvalue()  # tqdm's bar

@@ -13,6 +13,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 import torch
 from pydantic import BaseModel, ValidationError
 
+from app.cli._commands import Commands
 from app.errors import BadParameter
 from app.imaging import read_image, sample_image
 from app.imaging.samples import SAMPLES
@@ -32,8 +33,6 @@ __all__ = [
     "target_of",
     "write",
 ]
-
-Commands = Any  # argparse's subparsers action (its class is private)
 
 
 def _key_value(text: str) -> tuple[str, str]:

@@ -6,14 +6,16 @@ from pathlib import Path
 import numpy as np
 
 from app.attacks import ATTACKS, attack
+from app.cli._commands import add_command
 from app.cli._options import Commands, add_image_options, load_image_and_model, target_of, write
+from app.cli._progress import progress_to
 from app.imaging import amplify, pixels_to_image
 
 __all__ = ["register"]
 
 
 def register(commands: Commands) -> None:
-    parser = commands.add_parser("attack", help="perturb the image to change the prediction")
+    parser = add_command(commands, "attack")
     add_image_options(parser, "an attack parameter (repeatable; see `lantern methods`)")
     parser.add_argument("--png", type=Path, help="write a picture of the result")
     parser.add_argument("--method", required=True, choices=ATTACKS.names())
@@ -25,7 +27,9 @@ def register(commands: Commands) -> None:
 def _attack(args: argparse.Namespace) -> None:
     model, pixels = load_image_and_model(args)
     params = {**dict(args.param), "epsilon": args.epsilon}
-    result = attack(model, pixels, args.method, target_of(model, args.target), params)
+    target = target_of(model, args.target)
+    with progress_to(args.method) as progress:
+        result = attack(model, pixels, args.method, target, params, progress)
     write(args.out, lambda path: np.savez_compressed(path, **result.npz_arrays()))
     if args.png:
         amplified, factor = amplify(result.perturbation)

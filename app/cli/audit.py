@@ -2,14 +2,15 @@
 in a plain loop; writes DIR/report.json and DIR/images.parquet and prints the headline."""
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from app.audit import AuditParams, run_audit
+from app.cli._commands import add_command
 from app.cli._options import Commands, add_device, add_field_option, settings_of
+from app.cli._progress import progress_to
 from app.errors import BadParameter
 from app.explain import METHODS
 
@@ -17,10 +18,7 @@ __all__ = ["register"]
 
 
 def register(commands: Commands) -> None:
-    audit = commands.add_parser(
-        "audit",
-        help="a dataset through a model: accuracy, calibration, label issues, shortcut evidence",
-    )
+    audit = add_command(commands, "audit")
     audit.add_argument(
         "data",
         metavar="DATA",
@@ -56,12 +54,8 @@ def _audit(args: argparse.Namespace) -> None:
         raise BadParameter(f"{where}: {first['msg']}") from None
     for method in params.methods:
         METHODS.get(method)  # an unknown name: one line before anything starts
-
-    def progress(done: int, total: int) -> None:
-        print(f"\raudit: {done}/{total} images", end="", file=sys.stderr, flush=True)
-
-    report = run_audit(params, settings, args.out, progress)
-    print(file=sys.stderr)
+    with progress_to("audit") as progress:
+        report = run_audit(params, settings, args.out, progress)
     print(_headline(report, args.out))
 
 

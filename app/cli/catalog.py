@@ -5,6 +5,7 @@ import argparse
 from typing import Any
 
 from app.attacks import ATTACKS
+from app.cli._commands import add_command
 from app.cli._options import Commands, settings_of
 from app.explain import METHODS
 from app.explain.exact_shapley import LECTURE_GAME, LECTURE_PLAYERS, shapley_values
@@ -15,15 +16,11 @@ __all__ = ["register"]
 
 
 def register(commands: Commands) -> None:
-    models = commands.add_parser("models", help="list the models and where their weights come from")
+    models = add_command(commands, "models")
     models.set_defaults(run=_models)
-    methods = commands.add_parser(
-        "methods", help="list explanation methods and attacks with parameters"
-    )
+    methods = add_command(commands, "methods")
     methods.set_defaults(run=_methods)
-    shapley = commands.add_parser(
-        "shapley", help="exact Shapley values of the lecture's three-person game"
-    )
+    shapley = add_command(commands, "shapley")
     shapley.set_defaults(run=_shapley)
 
 

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from app.cli._commands import add_command
 from app.cli._options import (
     Commands,
     add_device,
@@ -16,6 +17,7 @@ from app.cli._options import (
     add_param,
     settings_of,
 )
+from app.cli._progress import progress_to
 from app.compress.base import RECIPES
 from app.compress.comparison import VariantReport
 from app.compress.data import build_evaluation_set, folder_sources, gallery_sources, zip_sources
@@ -28,9 +30,7 @@ __all__ = ["register"]
 
 
 def register(commands: Commands) -> None:
-    parser = commands.add_parser(
-        "compress", help="build a compressed variant and measure it against the original"
-    )
+    parser = add_command(commands, "compress")
     parser.add_argument("--recipe", required=True, choices=RECIPES.names())
     add_param(
         parser, "a recipe parameter (repeatable; see the recipe's fields in /docs or the page)"
@@ -101,15 +101,8 @@ def _compress(args: argparse.Namespace) -> None:
     evaluation = build_evaluation_set(
         model, sources, source, run_params.augmentations, run_params.calibration_augmentations
     )
-    last = [-1]
-
-    def progress(done: int, total: int) -> None:
-        tenth = 10 * done // max(1, total)
-        if tenth != last[0]:
-            last[0] = tenth
-            print(f"  {10 * tenth} %", flush=True)
-
-    run = run_comparison(settings, model, run_params, evaluation, None, progress)
+    with progress_to(f"compress ({args.recipe})") as progress:
+        run = run_comparison(settings, model, run_params, evaluation, None, progress)
     original, variant = run.rows
     print(_row(original))
     print(_row(variant))

@@ -9,7 +9,9 @@ import numpy as np
 from PIL import Image
 
 from app.attacks import ATTACKS
+from app.cli._commands import add_command
 from app.cli._options import Commands, add_image_options, load_image_and_model, target_of, write
+from app.cli._progress import progress_to
 from app.errors import BadParameter
 from app.explain import METHODS, explain
 from app.imaging import pixels_to_image, render_overlay
@@ -20,16 +22,14 @@ __all__ = ["register"]
 
 
 def register(commands: Commands) -> None:
-    parser = commands.add_parser("explain", help="explain one class of the prediction")
+    parser = add_command(commands, "explain")
     add_image_options(parser, "a method parameter (repeatable; see `lantern methods`)")
     parser.add_argument("--png", type=Path, help="write a picture of the result")
     parser.add_argument("--method", required=True, choices=METHODS.names())
     parser.add_argument("--out", type=Path, help="write the result as .npz")
     parser.set_defaults(run=_explain)
 
-    panel = commands.add_parser(
-        "panel", help="several methods (and attacks) on one image, sharing the gradient pass"
-    )
+    panel = add_command(commands, "panel")
     add_image_options(panel, "METHOD.KEY=VALUE, a parameter of one method or attack (repeatable)")
     panel.add_argument(
         "--methods",
@@ -50,7 +50,9 @@ def _top(model: LoadedModel, probs: np.ndarray, count: int = 5) -> str:
 
 def _explain(args: argparse.Namespace) -> None:
     model, pixels = load_image_and_model(args)
-    result = explain(model, pixels, args.method, target_of(model, args.target), dict(args.param))
+    target = target_of(model, args.target)
+    with progress_to(args.method) as progress:
+        result = explain(model, pixels, args.method, target, dict(args.param), progress)
     # Files first, so a closed stdout (`| head`) cannot lose the result.
     if args.out:
         write(args.out, lambda path: np.savez_compressed(path, **result.npz_arrays()))

@@ -3,6 +3,7 @@
 import argparse
 import logging
 
+from app.cli._commands import add_command
 from app.cli._options import Commands, add_device, settings_of
 from app.errors import BadParameter
 from app.zoo import get_spec
@@ -11,7 +12,7 @@ __all__ = ["register"]
 
 
 def register(commands: Commands) -> None:
-    parser = commands.add_parser("serve", help="start the web dashboard")
+    parser = add_command(commands, "serve")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
     parser.add_argument("--model", help="model loaded at start-up (see `lantern models`)")

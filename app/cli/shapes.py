@@ -9,7 +9,9 @@ from functools import singledispatch
 from pathlib import Path
 from typing import Any, cast, get_args
 
+from app.cli._commands import add_command
 from app.cli._options import Commands, add_device, add_param, settings_of
+from app.cli._progress import progress_to
 from app.errors import BadParameter
 from app.params import parse_params
 from app.settings import Settings
@@ -28,7 +30,7 @@ _RENAMED = {"train": "transfer"}  # old command -> its experiment's name
 
 
 def register(commands: Commands) -> None:
-    shapes = commands.add_parser("shapes", help="the Shapes lab: a generated dataset with masks")
+    shapes = add_command(commands, "shapes")
     actions = shapes.add_subparsers(dest="action", required=True, metavar="ACTION")
     generate = actions.add_parser("generate", help="write Shapes images and masks to a folder")
     generate.add_argument(
@@ -102,7 +104,8 @@ def _run_experiment(args: argparse.Namespace) -> None:
     params = _params(experiment, args.param)
     settings = settings_of(args)
     model = cast(LoadedModel, _DefaultModel(settings))
-    report = experiment.run(settings, params, model, None)
+    with progress_to(experiment.name) as progress:
+        report = experiment.run(settings, params, model, progress)
     _print_report(report)
     print(f"report: {report_path(settings, experiment.name)}")
 

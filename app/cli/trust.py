@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.cli._commands import add_command
 from app.cli._options import (
     Commands,
     add_image_options,
@@ -16,6 +17,7 @@ from app.cli._options import (
     target_of,
     write,
 )
+from app.cli._progress import progress_to
 from app.explain import METHODS
 from app.imaging import pixels_to_image
 from app.imaging.overlay import scale_map
@@ -28,9 +30,7 @@ _PARAM_HELP = "a method parameter (repeatable; see `lantern methods`)"
 
 
 def register(commands: Commands) -> None:
-    sanity = commands.add_parser(
-        "sanity", help="does the map change when the model's weights are randomised?"
-    )
+    sanity = add_command(commands, "sanity")
     add_image_options(sanity, _PARAM_HELP)
     sanity.add_argument(
         "--png", type=Path, help="write the original map and each randomised one, side by side"
@@ -50,9 +50,7 @@ def register(commands: Commands) -> None:
     )
     sanity.set_defaults(run=_sanity)
 
-    faithful = commands.add_parser(
-        "faithfulness", help="deletion and insertion curves of the map, against a random map"
-    )
+    faithful = add_command(commands, "faithfulness")
     add_image_options(faithful, _PARAM_HELP)
     faithful.add_argument("--method", required=True, choices=METHODS.names())
     add_signature_option(faithful, faithfulness, "steps", "points per curve - 1")
@@ -66,9 +64,18 @@ def register(commands: Commands) -> None:
 def _sanity(args: argparse.Namespace) -> None:
     model, pixels = load_image_and_model(args)
     target = target_of(model, args.target)
-    result = randomization_test(
-        model, pixels, args.method, target, dict(args.param), args.mode, args.steps, args.seed
-    )
+    with progress_to(f"sanity of {args.method}") as progress:
+        result = randomization_test(
+            model,
+            pixels,
+            args.method,
+            target,
+            dict(args.param),
+            args.mode,
+            args.steps,
+            args.seed,
+            progress,
+        )
     summary = result.summary()
     if args.random_labels_weights:
         other = load_model(model.name, settings_of(args), weights=args.random_labels_weights)
@@ -101,17 +108,20 @@ def _sanity(args: argparse.Namespace) -> None:
 
 def _faithfulness(args: argparse.Namespace) -> None:
     model, pixels = load_image_and_model(args)
-    result = faithfulness(
-        model,
-        pixels,
-        args.method,
-        target_of(model, args.target),
-        dict(args.param),
-        steps=args.steps,
-        deletion_baseline=args.deletion_baseline,
-        insertion_baseline=args.insertion_baseline,
-        seed=args.seed,
-    )
+    target = target_of(model, args.target)
+    with progress_to(f"faithfulness of {args.method}") as progress:
+        result = faithfulness(
+            model,
+            pixels,
+            args.method,
+            target,
+            dict(args.param),
+            steps=args.steps,
+            deletion_baseline=args.deletion_baseline,
+            insertion_baseline=args.insertion_baseline,
+            seed=args.seed,
+            progress=progress,
+        )
     summary = result.summary()
     if args.out:
         write(args.out, lambda path: path.write_text(json.dumps(summary, indent=2)))
