@@ -99,7 +99,8 @@ def faithfulness_verdict(result: FaithfulnessResult, label: str) -> Verdict:
             f"the prediction ('{label}', {_percent(intact)}), so the map cannot beat them by much.",
             FAITHFULNESS_EXPLAINER,
         )
-    text = "; ".join(evidence).capitalize() + "."
+    text = "; ".join(evidence)
+    text = text[0].upper() + text[1:] + "."
     if all(checks):
         return Verdict("trust", "Faithful", text, FAITHFULNESS_EXPLAINER)
     if any(checks):

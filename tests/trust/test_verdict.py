@@ -90,3 +90,10 @@ def test_sanity_verdicts_follow_the_threshold() -> None:
     assert sanity_verdict(result(0.12)).level == "trust"
     failing = sanity_verdict(result(0.83))
     assert failing.level == "distrust" and "0.83" in failing.sentence
+
+
+def test_the_class_name_keeps_its_capitals() -> None:
+    own = _curves([0.8, 0.1, 0.0], [0.0, 0.7, 0.8])
+    random = _curves([0.8, 0.5, 0.0], [0.0, 0.3, 0.8])
+    sentence = faithfulness_verdict(_result(own, random), "Egyptian cat").sentence
+    assert sentence.startswith("Hiding") and "'Egyptian cat'" in sentence
