@@ -186,6 +186,13 @@ class LoadedModel:
         twin: GradientTwin = self._prepare("gradient", build)
         return twin
 
+    def skip_gradient_copy(self, reason: str) -> None:
+        """Differentiate `module` itself from now on: for a process that runs a gradient method
+        once (a CLI command), where building and checking the copy (a few forward and backward
+        passes) costs more than it saves."""
+        with _PREPARE_LOCK:
+            self._prepared.setdefault("gradient", GradientTwin(self.module, reason))
+
     def gradient_inputs(self, pixels: torch.Tensor) -> torch.Tensor:
         """A copy of pixels that requires grad, in the memory format gradient_module runs best
         on (channels-last for the folded copy, as given otherwise)."""

@@ -88,3 +88,10 @@ def test_tiny_net_is_left_alone() -> None:
     before = fingerprint(model.module)
     model.prepare()
     assert_unchanged(before, fingerprint(model.module))
+
+
+def test_a_one_shot_process_can_skip_the_copy() -> None:
+    model = normed()
+    model.skip_gradient_copy("one command")
+    assert model.gradient_module is model.module
+    assert model.gradient_inputs(torch.rand(1, 3, 32, 32)).is_contiguous()
