@@ -2,7 +2,7 @@
 registries (and the lecture's Shapley game)."""
 
 import argparse
-from typing import Any
+from typing import Any, get_args
 
 from app.attacks import ATTACKS
 from app.cli._commands import add_command
@@ -10,7 +10,8 @@ from app.cli._options import Commands, settings_of
 from app.explain import METHODS
 from app.explain.exact_shapley import LECTURE_GAME, LECTURE_PLAYERS, shapley_values
 from app.registry import Registry
-from app.zoo import MODELS
+from app.shapes.storage import Trained, model_path
+from app.zoo import LAB_PREFIX, MODELS
 
 __all__ = ["register"]
 
@@ -28,6 +29,10 @@ def _models(args: argparse.Namespace) -> None:
     settings = settings_of(args)
     for spec in MODELS:
         print(f"{spec.name:32s} {spec.weights_source(settings)}")
+    for trained in get_args(Trained):  # the lab's, once trained
+        path = model_path(settings, trained)
+        if path.is_file():
+            print(f"{LAB_PREFIX + trained:32s} Shapes lab, {path}")
 
 
 def _methods(args: argparse.Namespace) -> None:

@@ -1,10 +1,11 @@
 """Model loading: one registry of specs, one safe way to load weights."""
 
 from pathlib import Path
+from typing import cast, get_args
 
 import torch
 
-from app.errors import BadWeights, UnknownModel
+from app.errors import BadParameter, BadWeights, UnknownModel
 from app.registry import Registry
 from app.settings import Settings
 from app.zoo.efficientnet_lite import EFFICIENTNET_LITE0
@@ -14,6 +15,7 @@ from app.zoo.torchvision_models import torchvision_specs
 from app.zoo.weights import apply_state_dict, infer_num_classes, load_state_dict
 
 __all__ = [
+    "LAB_PREFIX",
     "MODELS",
     "LoadedModel",
     "ModelSpec",
@@ -46,6 +48,13 @@ def load_model(
     With `weights`, a user's own state dict for the same architecture (safetensors or
     weights-only torch files); its class count is read from the file.
     """
+    if name.startswith(LAB_PREFIX):
+        loaded = _load_lab_model(name, settings, weights, labels)
+        if settings.fast_forward:
+            loaded.defer_fast_forward()
+            if prepare:
+                loaded.prepare()
+        return loaded
     spec = get_spec(name)
     label_names = read_labels(labels) if labels is not None else None
     if weights is None:
@@ -75,6 +84,26 @@ def load_model(
         if prepare:
             loaded.prepare()
     return loaded
+
+
+LAB_PREFIX = "shapes/"
+"""Names of the Shapes lab's trained models: shapes/teacher, shapes/student (app/shapes)."""
+
+
+def _load_lab_model(
+    name: str, settings: Settings, weights: Path | None, labels: Path | None
+) -> LoadedModel:
+    """The lab's trained model `name` (its 10 classes, 64-px preprocessing), or why not."""
+    from app.shapes.storage import Trained, load_trained  # the lab builds on the zoo
+
+    trained = name.removeprefix(LAB_PREFIX)
+    known = get_args(Trained)
+    if trained not in known:
+        names = ", ".join(LAB_PREFIX + item for item in known)
+        raise UnknownModel(f"unknown model {name!r}; the Shapes lab's models are {names}")
+    if weights is not None or labels is not None:
+        raise BadParameter(f"{name} is the lab's trained model: it takes no --weights or --labels")
+    return load_trained(settings, cast(Trained, trained))
 
 
 def _output_size(model: LoadedModel) -> int:

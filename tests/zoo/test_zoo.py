@@ -203,3 +203,28 @@ def test_weights_size_limit(tmp_path) -> None:
 def test_unknown_model(settings) -> None:
     with pytest.raises(UnknownModel, match="did you mean torchvision/resnet50"):
         load_model("resnet50", settings)
+
+
+def test_the_labs_trained_models_load_by_name(tmp_path, capsys, monkeypatch) -> None:
+    """shapes/teacher and shapes/student: one name in load_model (CLI, API pool), listed by
+    `lantern models` once trained; their 10 classes and 64-px input."""
+    from app.cli import main
+    from app.errors import BadParameter, UnknownModel
+    from app.settings import Settings
+    from app.shapes.networks import ShapesStudent
+    from app.shapes.storage import save_model
+
+    settings = Settings(data_dir=tmp_path, device="cpu")
+    with pytest.raises(BadParameter, match="no Shapes student yet"):
+        load_model("shapes/student", settings)
+    with pytest.raises(UnknownModel, match="shapes/teacher, shapes/student"):
+        load_model("shapes/pupil", settings)
+    save_model(settings, "student", ShapesStudent(8))
+    student = load_model("shapes/student", settings)
+    assert student.name == "shapes/student" and student.num_classes == 10
+    assert student.input_size == 64 and student.fast_forward is None  # deferred
+    with pytest.raises(BadParameter, match="no --weights"):
+        load_model("shapes/student", settings, labels=tmp_path / "labels.txt")
+    monkeypatch.setenv("LANTERN_DATA_DIR", str(tmp_path))
+    assert main(["models"]) == 0
+    assert "shapes/student" in capsys.readouterr().out
