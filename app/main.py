@@ -1,5 +1,6 @@
 """create_app(settings) -> FastAPI: loads the default model once, serves the API and the pages."""
 
+import functools
 import logging
 import threading
 import time
@@ -37,14 +38,13 @@ log = logging.getLogger("lantern")
 
 def create_app(settings: Settings, models: ModelPool | None = None) -> FastAPI:
     """The dashboard and its API. `models` defaults to a pool that loads registered models."""
-    pool = models or ModelPool(settings, load_model)
+    # A server prepares each model's engines as it loads it, so no request waits for them.
+    pool = models or ModelPool(settings, functools.partial(load_model, prepare=True))
     workspace = Workspace.create(settings, pool)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         model = pool.get()  # once, at start-up: the first request does not wait for it
-        if settings.fast_forward:
-            model.prepare()  # its engines too (a one-shot CLI command builds them on first need)
         log.info(
             "model %s ready on %s, forward-only methods on %s (weights: %s)",
             model.name,
