@@ -7,6 +7,11 @@ sample:chelsea --method saliency`, an equivalent 10-line Captum script on the sa
 model (EfficientNet-Lite0, the same weights file and preprocessing, Captum's Saliency), and
 `lantern --help`. Prints each one's median and spread over the repeats, and the ratio of the
 explain command to the script measured in the same run.
+
+Measured here (2 cores, load ~1, 3 repeats, medians), before and after engines were prepared on
+first need and the commands' groups imported lazily (--source: a `git archive` of the commit
+before): explain 7.38 s -> 4.29 s against the script's 4.74 s / 4.60 s (1.56x -> 0.93x);
+`lantern --help` 4.92 s -> 0.06 s.
 """
 
 import argparse
