@@ -72,14 +72,18 @@ def _page(
     return response
 
 
-@page("/", "explain", "Explain")
-def explain_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
-    return _page(request, workspace, "explain")
+def plain_page(path: str, name: str, title: str) -> None:
+    """A page whose template needs nothing from the server but the common context."""
+
+    def show(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
+        return _page(request, workspace, name)
+
+    show.__name__ = f"{name}_page"
+    page(path, name, title)(show)
 
 
-@page("/attack", "attack", "Attack")
-def attack_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
-    return _page(request, workspace, "attack")
+plain_page("/", "explain", "Explain")
+plain_page("/attack", "attack", "Attack")
 
 
 @page("/shapley", "shapley", "Shapley values")
@@ -107,14 +111,8 @@ def lab_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
     return _page(request, workspace, "lab", size=SIZE)
 
 
-@page("/compress", "compress", "Compress")
-def compress_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
-    return _page(request, workspace, "compress")
-
-
-@page("/audit", "audit", "Audit")
-def audit_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
-    return _page(request, workspace, "audit")
+plain_page("/compress", "compress", "Compress")
+plain_page("/audit", "audit", "Audit")
 
 
 @router.get("/docs", response_class=HTMLResponse)
