@@ -8,11 +8,14 @@ still running); `build_report` makes the Explain report from finished jobs for A
 """
 
 import base64
+import dataclasses
 import io
+import json
 import os
 import platform
 import re
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any, Literal
@@ -25,6 +28,8 @@ from app.errors import BadParameter
 from app.explain import METHODS
 from app.imaging import Display, pixels_to_image, render_map
 from app.jobs.queue import JobStatus
+from app.trust import FaithfulnessResult, RandomizationResult
+from app.trust.verdict import faithfulness_verdict, sanity_verdict
 from app.workspace import Workspace
 
 __all__ = [
@@ -164,9 +169,11 @@ def build_report(
     job_ids: list[str],
     display: Display,
     title: str,
+    check_ids: Sequence[str] = (),
 ) -> tuple[str, str]:
     """The Explain report of explanation jobs of one image, drawn with one `display` and its
-    legend; a job still running is waited for a while, then reported as still running."""
+    legend, each map with the verdicts of its finished checks among `check_ids`; a job still
+    running is waited for a while, then reported as still running."""
     model = workspace.models.get(model_name)
     image = workspace.images.get(image_id)
     pixels = image.model_view(model).numpy()
@@ -180,6 +187,7 @@ def build_report(
             rows=[[p.label, f"{p.probability * 100:.1f} %"] for p in predictions],
         )
     ]
+    verdicts = _check_verdicts(workspace, image.id, check_ids)
     for job_id in job_ids:
         job = workspace.jobs.get(job_id)
         if job.kind != "explanation" or job.request["image_id"] != image.id:
@@ -221,6 +229,7 @@ def build_report(
                     *result.warnings,
                 ],
                 parameters=describe_params(result.params),
+                verdicts=verdicts.get(_map_key(job.request), []),
             )
         )
     report = PageReport(
@@ -237,6 +246,34 @@ def build_report(
         sections=sections,
     )
     return render_report(environment, report, workspace.settings.torch_device(), model.weights)
+
+
+def _map_key(request: dict[str, Any]) -> str:
+    """Which map a job is about: its method, class and the method's parameters."""
+    params = request["params"].get("method_params", request["params"])
+    return json.dumps([request["method"], request["target"], params], sort_keys=True)
+
+
+def _check_verdicts(
+    workspace: Workspace, image_id: str, check_ids: Sequence[str]
+) -> dict[str, list[ReportVerdict]]:
+    """The verdicts of finished sanity and faithfulness jobs of this image, by the map they
+    check; jobs of other kinds or images, or not finished, are left out."""
+    found: dict[str, list[ReportVerdict]] = {}
+    for job_id in check_ids:
+        job = workspace.jobs.get(job_id)
+        if job.status != JobStatus.DONE or job.request.get("image_id") != image_id:
+            continue
+        if isinstance(job.result, FaithfulnessResult):
+            model = workspace.models.get(job.result.model)
+            verdict = faithfulness_verdict(job.result, model.labels[job.result.target])
+        elif isinstance(job.result, RandomizationResult):
+            verdict = sanity_verdict(job.result)
+        else:
+            continue
+        entry = ReportVerdict(**dataclasses.asdict(verdict))
+        found.setdefault(_map_key(job.request), []).append(entry)
+    return found
 
 
 def _data_uri(picture: Image.Image) -> str:

@@ -19,7 +19,8 @@ def _attachment(html: str, filename: str) -> HTMLResponse:
 @router.post("/reports", response_class=HTMLResponse)
 def create_report(body: ReportRequest, request: Request, workspace: WorkspaceDep) -> HTMLResponse:
     """The Explain report from explanation jobs: the image, predictions, each map with its colour
-    bar, caption and parameters; a job still running is waited for, then named as running."""
+    bar, caption, parameters and the verdicts of its finished checks (`check_ids`); a job still
+    running is waited for, then named as running."""
     html, filename = build_report(
         request.app.state.templates.env,
         workspace,
@@ -28,6 +29,7 @@ def create_report(body: ReportRequest, request: Request, workspace: WorkspaceDep
         body.job_ids,
         body.display,
         body.title,
+        body.check_ids,
     )
     return _attachment(html, filename)
 

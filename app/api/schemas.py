@@ -404,5 +404,10 @@ class ReportRequest(BaseModel):
     image_id: str = Field(max_length=64)
     model: str | None = Field(None, max_length=200)
     job_ids: list[str] = Field(min_length=1, max_length=64, description="Explanation jobs")
+    check_ids: list[str] = Field(
+        default_factory=list,
+        max_length=128,
+        description="Finished sanity and faithfulness jobs of those maps: verdicts under each",
+    )
     display: Display = Field(default_factory=Display, description="Shared display settings")
     title: str = Field("Lantern comparison", max_length=200)

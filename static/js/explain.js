@@ -212,6 +212,7 @@ async function downloadReport() {
     const response = await api("/api/reports", {
       json: {
         image_id: state.image.id, model: state.model, job_ids: shown.map((pane) => pane.jobId),
+        check_ids: shown.flatMap((pane) => pane.checkIds ?? []),
         display: { opacity: display.opacity, colormap: display.colormap, mode: display.mode, values: display.values, limit },
       },
     });

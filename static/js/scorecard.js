@@ -31,6 +31,7 @@ export function combineVerdicts(verdicts) {
 }
 
 export function attachScorecard(pane, view, method) {
+  pane.checkIds = [];  // the finished checks of this map: the report puts their verdicts under it
   const card = element("div", { className: "scorecard" });
   card.dataset.method = pane.method;
   const verdict = element("p", { className: "verdict-line", text: "Checking whether to trust this map…" });
@@ -70,8 +71,9 @@ export function attachScorecard(pane, view, method) {
   };
 
   runJob("/api/faithfulness", { ...pane.body, steps: FAITHFULNESS_STEPS }, (u) => pane.track(u))
-    .then(({ result }) => {
+    .then(({ id, result }) => {
       if (!current()) return;
+      pane.checkIds.push(id);
       found.faithfulness = result.verdict;
       showFaithfulness(result, faith, curves);
       update();
@@ -90,8 +92,9 @@ export function attachScorecard(pane, view, method) {
         sanityAction.textContent = `Scrambling the model's layers to check the map depends on them… ${Math.round(u.progress * 100)} %`;
       }
     })
-      .then(({ result }) => {
+      .then(({ id, result }) => {
         if (!current()) return;
+        pane.checkIds.push(id);
         sanityAction.replaceChildren();
         found.sanity = result.verdict;
         showSanity(result, sanity, similarity, strip);

@@ -275,3 +275,31 @@ def test_the_top_class_and_the_same_class_by_index_are_one_job(client) -> None:
         "/api/explanations", json={"image_id": image["id"], "method": "saliency", "target": top}
     )
     assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+
+
+def test_the_explain_report_carries_each_maps_verdicts(client) -> None:
+    image = upload(client)
+    explained = run_explanation(client, image["id"], "saliency")
+    target = explained["result"]["target"]
+    body = {"image_id": image["id"], "method": "saliency", "target": target}
+    checks = [
+        wait_job(client, client.post(path, json={**body, "steps": steps}).json()["id"])
+        for path, steps in (("/api/faithfulness", 4), ("/api/sanity", 2))
+    ]
+    assert all(check["status"] == "done" for check in checks)
+    other = run_explanation(client, image["id"], "grad_cam")
+    response = client.post(
+        "/api/reports",
+        json={
+            "image_id": image["id"],
+            "job_ids": [explained["id"], other["id"]],
+            "check_ids": [check["id"] for check in checks],
+        },
+    )
+    assert response.status_code == 200, response.text
+    html = response.text
+    for check in checks:
+        verdict = check["result"]["verdict"]
+        assert verdict["headline"] in html and verdict["sentence"].split("'")[0] in html
+    saliency, grad_cam = html.split("Grad-CAM", 1)[0], html.split("Grad-CAM", 1)[1]
+    assert 'class="verdict"' in saliency and 'class="verdict"' not in grad_cam
