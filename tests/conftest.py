@@ -6,6 +6,11 @@ from app.settings import Settings
 from app.zoo import LoadedModel, load_model
 from tests.models import ReluNet, TinyNet, loaded, tiny_pixels
 
+# The browser fixtures (one chromium for the whole session) are defined once, here for every
+# folder: a module that imported them would make a second session browser, whose open
+# Playwright loop breaks the first (tests/audit's page test once did).
+pytest_plugins = ["tests.browser.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _deterministic() -> None:

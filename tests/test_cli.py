@@ -318,7 +318,11 @@ def test_sanity_and_faithfulness_write_json(tmp_path, capsys, default_model, che
     written = json.loads(out.read_text())
     expected = randomization_test(default_model, chelsea, "grad_cam", steps=3)
     assert written["steps"] == expected.steps == ["_fc", "_blocks.8", "_conv_stem"]
-    assert written["similarity"] == expected.similarity
+    # The CLI differentiates the model itself, the library its BatchNorm-folded copy: equal
+    # to float rounding (about 1e-7 here).
+    assert written["similarity"].keys() == expected.similarity.keys()
+    for metric, values in expected.similarity.items():
+        assert written["similarity"][metric] == pytest.approx(values, rel=1e-4, abs=1e-6)
     assert written["passes"] == expected.passes
     assert Image.open(picture).size == (224 * 4, 224)
     assert "mean rank correlation" in capsys.readouterr().out

@@ -8,7 +8,7 @@ import pytest
 from app.main import create_app
 from app.settings import Settings
 from tests.audit.conftest import MODEL
-from tests.browser.conftest import browser, page, serving  # noqa: F401 (fixtures)
+from tests.browser.fixtures import serving
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +32,7 @@ def audit_url(audit_settings: Settings) -> Iterator[str]:
         yield url
 
 
-def test_run_an_audit_from_the_page(page, audit_url: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_run_an_audit_from_the_page(page, audit_url: str) -> None:  # type: ignore[no-untyped-def]
     browser_page = page.page
     browser_page.goto(audit_url + "/audit")
     browser_page.wait_for_function("() => document.querySelectorAll('#model option').length")

@@ -11,7 +11,7 @@ from app.main import create_app
 from app.settings import Settings
 from app.zoo import load_model
 from app.zoo.pool import ModelPool
-from tests.browser.conftest import ARTIFACTS, serving
+from tests.browser.fixtures import ARTIFACTS, serving
 from tests.browser.screenshots import save_for_readme
 
 pytestmark = pytest.mark.browser

@@ -8,7 +8,7 @@ from app.main import create_app
 from app.settings import Settings
 from app.zoo import load_model
 from app.zoo.pool import ModelPool
-from tests.browser.conftest import serving
+from tests.browser.fixtures import serving
 
 pytestmark = pytest.mark.browser
 
