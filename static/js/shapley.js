@@ -3,8 +3,10 @@
 // the page's report (the lecture's tables and the map with its legend and verdict).
 
 import { api, showError } from "./api.js";
-import { Pane } from "./panes.js";
+import { element } from "./dom.js";
+import { legendOf, overlayQuery, Pane } from "./panes.js";
 import { downloadPageReport, imageSection, paneSection, panesSettled, tableSection } from "./report.js";
+import { picture } from "./story.js";
 import { setUp, state } from "./workspace.js";
 
 const panes = document.getElementById("panes");
@@ -31,11 +33,35 @@ async function downloadShapleyReport(button) {
   }, button);
 }
 
+// Present: the lecture's game, each player's fair share, then the same credit on the photo.
+async function shapleyStory() {
+  const copy = (id) => document.getElementById(id).cloneNode(true);
+  const slides = [
+    { heading: "Three people who earn more together", body: [copy("coalitions")] },
+    {
+      heading: "Each one's fair share: the average of what they add, over every order of joining",
+      body: [copy("orderings"), element("p", { className: "story-note", text: document.querySelector(".shapley .formula").nextElementSibling.textContent.replace(/\s+/g, " ").trim() })],
+    },
+  ];
+  if (pane?.result) {
+    const figure = element("figure");
+    const layer = `${pane.result.overlay_url}?${overlayQuery(pane.display, pane.limit, "layer")}`;
+    figure.append(
+      picture(state.image.view_url, { layerUrl: layer, opacity: pane.display.opacity, alt: `${pane.title}: each region's share` }),
+      await legendOf(pane.result, pane.display, pane.limit),
+      element("figcaption", { text: pane.result.caption }),
+    );
+    slides.push({ heading: `The same credit on the photo: what makes it "${pane.result.target_label}"`, body: [figure] });
+  }
+  return slides;
+}
+
 async function main() {
   const method = (await api("/api/methods")).find((m) => m.name === panes.dataset.method);
   const report = document.getElementById("page-report");
   report.addEventListener("click", () => downloadShapleyReport(report));
   await setUp({
+    storySlides: shapleyStory,
     imageChanged: () => {
       pane ??= new Pane(panes, { key: method.name, title: method.title, method: method.name });
       return pane.run({ image_id: state.image.id, model: state.model, method: method.name, params: {} }, state.image.view_url);

@@ -228,4 +228,16 @@ def test_shapley_page_shows_the_lecture_example_and_a_shap_map(page, server_url)
     wait_panes_done(browser_page, 1)
     assert heat_spread(browser_page, "kernel_shap") > 40
     page.screenshot("shapley")
+    browser_page.click("#present")  # the story: the game, the fair shares, the credit on the photo
+    story = browser_page.locator(".story")
+    story.wait_for(state="visible")
+    assert story.locator(".slide #coalitions").count() == 1
+    browser_page.keyboard.press("ArrowRight")
+    assert story.locator(".slide #orderings").count() == 1
+    browser_page.keyboard.press("ArrowRight")
+    assert story.locator(".counter").inner_text() == "3 / 3"
+    assert "same credit on the photo" in story.locator(".slide h2").inner_text()
+    assert story.locator(".slide .legend, .slide .colour-bar, .slide figcaption").count() >= 1
+    page.screenshot("shapley-story")
+    browser_page.keyboard.press("Escape")
     assert page.errors == []

@@ -33,16 +33,18 @@ def test_maps_explain_themselves_and_the_top_five_works_by_keyboard(page, server
         assert "Egyptian cat" in pane.locator(".map-caption").inner_text()
         assert "legend=true" in pane.locator("a.download").get_attribute("href")
     # Signed maps (occlusion) are blue-red; unsigned (saliency) only red.
-    assert "against" in browser_page.locator('.pane[data-method="occlusion"] .legend').inner_text()
+    assert (
+        "against" in browser_page.locator('.pane[data-method="occlusion"] div.legend').inner_text()
+    )
     assert (
         "most important"
-        in browser_page.locator('.pane[data-method="saliency"] .legend').inner_text()
+        in browser_page.locator('.pane[data-method="saliency"] div.legend').inner_text()
     )
     # "absolute" values and another colormap redraw the legends.
     browser_page.select_option("#values", "absolute")
     assert (
         "most important"
-        in browser_page.locator('.pane[data-method="occlusion"] .legend').inner_text()
+        in browser_page.locator('.pane[data-method="occlusion"] div.legend').inner_text()
     )
     assert parse_qs(urlparse(browser_page.url).query)["values"] == ["absolute"]
     browser_page.select_option("#values", "signed")
@@ -162,5 +164,5 @@ def test_a_cancelled_pane_runs_again(page, server_url) -> None:
     again.click()
     wait_panes_done(browser_page, 1)
     assert not again.is_visible()
-    assert pane.locator(".legend").is_visible()
+    assert pane.locator("div.legend").is_visible()
     assert page.errors == [] and page.dialogs == []
