@@ -110,11 +110,19 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _local_server() -> Iterator[str]:
+def serving(**settings: str) -> Iterator[tuple[str, int]]:
+    """(url, pid) of a `lantern serve` on a free loopback port, a temporary data directory and no
+    rate limit (every simulated user shares one address), plus `settings` (LANTERN_* variables);
+    stopped with SIGTERM afterwards."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="lantern-load-") as data:
-        env = {**os.environ, "LANTERN_DATA_DIR": data, "LANTERN_RATE_LIMIT_PER_MINUTE": "0"}
+        env = {
+            **os.environ,
+            "LANTERN_DATA_DIR": data,
+            "LANTERN_RATE_LIMIT_PER_MINUTE": "0",
+            **settings,
+        }
         command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
         server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=sys.stderr)
         try:
@@ -128,10 +136,16 @@ def _local_server() -> Iterator[str]:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("the server did not start")
                 time.sleep(0.3)
-            yield url
+            yield url, server.pid
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=120)
+
+
+@contextmanager
+def _local_server() -> Iterator[str]:
+    with serving() as (url, _):
+        yield url
 
 
 def _percentiles(values: list[float]) -> str:

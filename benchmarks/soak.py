@@ -15,11 +15,7 @@ accepted job ends (none lost: a job that 404s or never ends is lost). Not run in
 
 import argparse
 import asyncio
-import os
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -28,7 +24,7 @@ import httpx2 as httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from load import _free_port, _percentiles, _photo
+from load import _percentiles, _photo, serving
 
 TERMINAL = {"done", "failed", "cancelled", "timeout"}
 JOBS = (
@@ -111,33 +107,12 @@ def main() -> None:
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between RSS samples")
     args = parser.parse_args()
     users = 2 * (args.workers + args.queued)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory(prefix="lantern-soak-") as data:
-        env = {
-            **os.environ,
-            "LANTERN_DATA_DIR": data,
-            "LANTERN_RATE_LIMIT_PER_MINUTE": "0",
-            "LANTERN_JOB_WORKERS": str(args.workers),
-            "LANTERN_MAX_QUEUED_JOBS": str(args.queued),
-        }
-        command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
-        server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=sys.stderr)
-        try:
-            deadline = time.monotonic() + 300
-            while True:
-                try:
-                    if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the server did not start")
-                time.sleep(0.3)
-            soak = asyncio.run(_run(url, server.pid, users, args.minutes * 60, args.sample))
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=120)
+    settings = {
+        "LANTERN_JOB_WORKERS": str(args.workers),
+        "LANTERN_MAX_QUEUED_JOBS": str(args.queued),
+    }
+    with serving(**settings) as (url, pid):
+        soak = asyncio.run(_run(url, pid, users, args.minutes * 60, args.sample))
     _report(soak, users, args)
 
 
