@@ -301,14 +301,7 @@ def _plain(
     batch_size: int,
 ) -> Iterator[dict[str, np.ndarray]]:
     """The same decode and Scorer, in this process, one batch at a time (no Ray)."""
-    scorer = Scorer.__new__(Scorer)
-    scorer.model = model
-    scorer.methods = {
-        name: parse_params(METHODS.get(name).Params, values, name)
-        for name, values in methods.items()
-    }
-    size = min(32, model.input_size)
-    scorer.map_shape = (size, size)
+    scorer = Scorer.around(model, methods)
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
         batch = {

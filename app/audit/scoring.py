@@ -140,7 +140,17 @@ class Scorer:
         self, loader: ModelLoader, methods: dict[str, dict[str, Any]], threads: int
     ) -> None:
         torch.set_num_threads(max(1, threads))  # Ray sets OMP_NUM_THREADS=1 in actors
-        self.model = loader.load()
+        self._use(loader.load(), methods)
+
+    @classmethod
+    def around(cls, model: LoadedModel, methods: dict[str, dict[str, Any]]) -> "Scorer":
+        """A scorer of a model already loaded in this process (the plain loop, no Ray)."""
+        scorer = cls.__new__(cls)
+        scorer._use(model, methods)
+        return scorer
+
+    def _use(self, model: LoadedModel, methods: dict[str, dict[str, Any]]) -> None:
+        self.model = model
         self.methods = {
             name: parse_params(METHODS.get(name).Params, values, name)
             for name, values in methods.items()
