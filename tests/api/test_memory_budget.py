@@ -108,16 +108,13 @@ def deflate_bomb() -> tuple[bytes, int]:
 
 
 @pytest.fixture
-def production_limits(tmp_path) -> Settings:
+def production_limits(api_settings: Settings) -> Settings:
     """The shipped image and upload limits (20 MB, 40 MP), on the tiny model."""
-    return Settings(
-        data_dir=tmp_path / "data",
-        weights_dir=tmp_path / "weights",
-        device="cpu",
-        default_model="tiny",
-        job_workers=1,
-        max_queued_jobs=2,
-    )
+    shipped = {
+        name: Settings.model_fields[name].default
+        for name in ("max_image_bytes", "max_image_pixels")
+    }
+    return api_settings.model_copy(update=shipped)
 
 
 @pytest.fixture
