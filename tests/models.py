@@ -213,3 +213,18 @@ def with_statistics(network: nn.Module) -> nn.Module:
             module.running_var.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
             module.weight.data.copy_(torch.randn(module.num_features, generator=generator))
     return network
+
+
+def assert_params_contract(params: type, name: str) -> None:
+    """Every registered entry's parameters: each described and defaulted (the forms and the CLI
+    show them), and an unknown name refused with a message naming the entry."""
+    import pytest
+
+    from app.errors import BadParameter
+    from app.params import parse_params
+
+    for field_name, field in params.model_fields.items():  # type: ignore[attr-defined]
+        assert field.description, f"{name}.{field_name} has no description"
+        assert not field.is_required(), f"{name}.{field_name} has no default"
+    with pytest.raises(BadParameter, match=name):
+        parse_params(params, {"no_such_parameter": 1}, name)

@@ -7,7 +7,7 @@ import torch
 
 from app.errors import BadParameter, BadTarget, Cancelled, UnknownMethod
 from app.explain import METHODS, explain
-from tests.models import assert_unchanged, fingerprint
+from tests.models import assert_params_contract, assert_unchanged, fingerprint
 
 # Small settings so the default model's contract runs in seconds.
 QUICK = {
@@ -41,18 +41,7 @@ def test_registry_holds_every_method_of_the_contract_in_menu_order() -> None:
 
 @pytest.mark.parametrize("name", METHOD_NAMES)
 def test_params_are_described_and_have_defaults(name: str) -> None:
-    params = METHODS.get(name).Params
-    for field_name, field in params.model_fields.items():
-        assert field.description, f"{name}.{field_name} has no description"
-        assert not field.is_required(), f"{name}.{field_name} has no default"
-    with pytest.raises(BadParameter):
-        explain_params_only(name)
-
-
-def explain_params_only(name: str) -> None:
-    from app.params import parse_params
-
-    parse_params(METHODS.get(name).Params, {"no_such_parameter": 1}, name)
+    assert_params_contract(METHODS.get(name).Params, name)
 
 
 @pytest.mark.parametrize("name", METHOD_NAMES)
