@@ -16,7 +16,11 @@ import pyarrow.parquet as pq
 
 from app.audit.engine import AuditParams, Shard, read_part
 from app.audit.label_issues import find_label_issues
-from app.audit.metrics import (
+from app.audit.scoring import border_regions
+from app.audit.shortcuts import spray
+from app.audit.sources import Listing
+from app.settings import Settings
+from app.stats import (
     calibration,
     classification,
     confusion_pairs,
@@ -25,10 +29,6 @@ from app.audit.metrics import (
     per_class,
     softmax,
 )
-from app.audit.scoring import border_regions
-from app.audit.shortcuts import spray
-from app.audit.sources import Listing
-from app.settings import Settings
 from app.zoo import LoadedModel
 
 __all__ = ["build_report"]

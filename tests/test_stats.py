@@ -17,7 +17,7 @@ from sklearn.metrics import (
     top_k_accuracy_score,
 )
 
-from app.audit.metrics import (
+from app.stats import (
     adaptive_ece,
     calibration,
     classification,

@@ -1,5 +1,6 @@
-"""The audit's statistics over (N, classes) probabilities and (N,) labels: accuracy with Wilson
-intervals, per-class scores, ranked confusions, calibration and a fitted temperature.
+"""Statistics over (N, classes) probabilities and (N,) labels, shared by the audit, the labs and
+the Compression lab: accuracy with Wilson intervals, per-class scores, ranked confusions,
+calibration and a fitted temperature.
 
 Conventions (tested against scikit-learn and SciPy on the same data):
 - reliability bins: 15 equal-width bins of the top-1 confidence, left-closed like
