@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         le=4 * 1024 * 1024 * 1024,
         description="Limit of an uploaded zip of evaluation images (compression lab).",
     )
+    ray_address: str | None = Field(
+        None,
+        max_length=300,
+        description="host:port of a running Ray cluster (`ray start --head`) that audits join "
+        "when no --ray-address is given; unset: a local Ray inside the process.",
+    )
     max_request_bytes: int = Field(
         1024 * 1024, gt=0, le=100 * 1024 * 1024, description="Limit of a JSON request body."
     )

@@ -81,6 +81,8 @@ def run_audit(
     from app.audit.report import build_report
 
     started = time.perf_counter()
+    if params.ray_address is None and settings.ray_address:
+        params = params.model_copy(update={"ray_address": settings.ray_address})
     name = params.model or settings.default_model
     loader = ModelLoader(name, settings)
     model = model or loader.load()

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from app.audit.engine import AuditParams, run_audit
+from app.audit.engine import AuditParams, check_address, run_audit
 from app.compress.data import stored_dataset
 from app.errors import BadParameter
 from app.explain import METHODS
@@ -45,6 +45,8 @@ def start_audit(
         raise BadParameter("audit: give either shapes (COUNT[:cue]) or dataset (an upload's id)")
     for method in request.methods:
         METHODS.get(method)  # an unknown name is a 404 now, not a failed job later
+    if request.engine == "ray" and settings.ray_address:
+        check_address(settings.ray_address)  # a cluster that does not answer: 422 now
     if request.dataset is not None:
         data = str(stored_dataset(settings.data_dir, request.dataset))
     else:

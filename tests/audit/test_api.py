@@ -60,3 +60,11 @@ def test_audit_page_renders_with_its_module(client: TestClient) -> None:
     assert response.status_code == 200
     assert 'src="/static/js/audit.js"' in response.text and 'href="/audit"' in response.text
     assert client.get("/static/js/audit.js").status_code == 200
+
+
+def test_a_configured_cluster_that_does_not_answer_is_422(audit_settings: Settings) -> None:
+    settings = audit_settings.model_copy(update={"ray_address": "127.0.0.1:9"})
+    with TestClient(create_app(settings)) as other:
+        response = other.post("/api/audits", json={"shapes": "4", "model": MODEL})
+    assert response.status_code == 422, response.text
+    assert "does not answer" in response.json()["detail"]

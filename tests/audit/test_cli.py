@@ -74,3 +74,18 @@ def test_empty_folder_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
     code = main(["audit", str(tmp_path / "empty"), "--out", str(tmp_path / "o"), "--model", MODEL])
     assert code == 2
     assert "no images found" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("environment")
+def test_ray_address_from_the_environment_is_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LANTERN_RAY_ADDRESS stands in for --ray-address; a cluster that does not answer is one
+    line and exit 2, before any image is scored (port 9, discard: nothing listens)."""
+    monkeypatch.setenv("LANTERN_RAY_ADDRESS", "127.0.0.1:9")
+    out = tmp_path / "out"
+    code = main(["audit", "shapes:4", "--out", str(out), "--model", MODEL, "--engine", "ray"])
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1
+    assert "the Ray cluster at 127.0.0.1:9 does not answer" in error
+    assert not (out / "parts").exists()
