@@ -37,7 +37,7 @@ __all__ = ["AuditParams", "Shard", "plan_shards", "run_audit", "score_shards"]
 
 _LOOPBACK = ("127.0.0.1", "localhost")
 _RAY_LOCK = threading.Lock()
-FORMAT = 1  # bump when what a part holds changes: old parts are then recomputed
+FORMAT = 2  # bump when what a part holds changes: old parts are then recomputed
 
 
 class AuditParams(Params):
@@ -109,7 +109,14 @@ def run_audit(
                 "model": name,
                 "model_hash": model_hash,
                 "methods": methods,
-                "shards": [{"id": s.id, "images": [i.name for i in s.items]} for s in shards],
+                "shards": [
+                    {
+                        "id": s.id,
+                        "images": [i.name for i in s.items],
+                        "locations": [i.location for i in s.items],
+                    }
+                    for s in shards
+                ],
             },
             indent=1,
         ).encode(),
@@ -271,6 +278,7 @@ def score_shards(
         for position, item in enumerate(shard.items)
     }
     waiting = {shard.id: len(shard.items) for shard in shards}
+    live = _LiveProgress(out, total, len(shards), params.workers)
     by_id = {shard.id: shard for shard in shards}
     landed: dict[str, dict[str, dict[str, Any]]] = {shard.id: {} for shard in shards}
     done = 0
@@ -285,6 +293,7 @@ def score_shards(
     else:
         batches = _ray(rows, loader, methods, decode_kwargs, params)
     for batch in batches:
+        live.add(batch)
         for index, key in enumerate(batch["key"]):
             shard_id = str(key).split("/")[0]
             landed[shard_id][str(key)] = {column: batch[column][index] for column in batch}
@@ -292,7 +301,54 @@ def score_shards(
             done += 1
             if waiting[shard_id] == 0:
                 write_part(out, by_id[shard_id], landed.pop(shard_id))
+                live.shards_done += 1
+        live.write()
         progress(done, total)
+    live.write(final=True)
+
+
+class _LiveProgress:
+    """`OUT/progress.json` while scoring: images done of this run's, per worker (host:pid of
+    each scoring actor), images/s and the ETA; the page polls it. Written at most once a second
+    (and at the end), atomically."""
+
+    def __init__(self, out: Path, total: int, shards: int, workers: int) -> None:
+        self.path = out / "progress.json"
+        self.total = total
+        self.shards = shards
+        self.shards_done = 0
+        self.workers = workers
+        self.done = 0
+        self.per_worker: dict[str, int] = {}
+        self.started = time.monotonic()
+        self.written = 0.0
+
+    def add(self, batch: dict[str, np.ndarray]) -> None:
+        for worker in batch.get("worker", ["in-process"] * len(batch["key"])):
+            self.per_worker[str(worker)] = self.per_worker.get(str(worker), 0) + 1
+            self.done += 1
+
+    def write(self, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self.written < 1.0:
+            return
+        self.written = now
+        elapsed = now - self.started
+        rate = self.done / elapsed if elapsed > 0 and self.done else None
+        remaining = self.total - self.done
+        state = {
+            "running": not final,
+            "done": self.done,
+            "total": self.total,
+            "shards_done": self.shards_done,
+            "shards": self.shards,
+            "workers": self.workers,
+            "per_worker": dict(sorted(self.per_worker.items())),
+            "seconds": round(elapsed, 3),
+            "images_per_second": None if rate is None else round(rate, 3),
+            "eta_seconds": None if rate is None else round(remaining / rate, 1),
+        }
+        _write_atomic(self.path, json.dumps(state).encode())
 
 
 def _plain(

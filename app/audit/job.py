@@ -71,4 +71,5 @@ def start_audit(
         report = run_audit(params, settings, out, progress, model=model)
         return report | {"audit_id": key}
 
-    return jobs.submit("audit", f"audit:{key}", described, work)
+    # The request names its audit folder, so the page can follow the run's progress.json.
+    return jobs.submit("audit", f"audit:{key}", described | {"audit_id": key}, work)

@@ -4,6 +4,8 @@ Both are plain callables over column batches (dicts of numpy arrays), so the sam
 Ray Data's `map_batches` (decode as tasks, scoring in an actor pool) and in the plain loop.
 """
 
+import os
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +30,7 @@ __all__ = [
     "border_masses",
     "decode_batch",
     "downsample",
+    "read_image",
 ]
 
 MAP_SIZE = 32  # stored maps are average-pooled to at most MAP_SIZE × MAP_SIZE
@@ -64,7 +67,7 @@ def decode_batch(
     errors = np.full(count, "", dtype=object)
     for row, location in enumerate(batch["location"]):
         try:
-            image, mask = _read(str(location), max_bytes, max_pixels)
+            image, mask = read_image(str(location), max_bytes, max_pixels)
         except (LanternError, OSError, KeyError, ValueError) as error:
             errors[row] = str(error) or type(error).__name__
             continue
@@ -83,7 +86,7 @@ def decode_batch(
     }
 
 
-def _read(location: str, max_bytes: int, max_pixels: int) -> tuple[Image.Image, Any]:
+def read_image(location: str, max_bytes: int, max_pixels: int) -> tuple[Image.Image, Any]:
     if location.startswith("shapes:"):
         from app.shapes.base import SIZE
         from app.shapes.dataset import draw_sample
@@ -155,6 +158,8 @@ class Scorer:
             name: parse_params(METHODS.get(name).Params, values, name)
             for name, values in methods.items()
         }
+        # Which actor scored a row (the page's per-worker progress); not part of the report.
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
         size = self.model.input_size
         self.map_shape = (min(MAP_SIZE, size), min(MAP_SIZE, size))
 
@@ -171,6 +176,7 @@ class Scorer:
             chosen = torch.from_numpy(np.flatnonzero(ok))
             logits[ok] = model.forward_logits(pixels[chosen]).float().cpu().numpy()
         out: dict[str, np.ndarray] = {"key": batch["key"], "error": batch["error"]}
+        out["worker"] = np.full(count, self.worker, dtype=object)
         out["logits"] = logits
         for name, params in self.methods.items():
             method = METHODS.get(name)
