@@ -25,6 +25,7 @@ from app.params import Params, Progress
 __all__ = [
     "DistillParams",
     "LearningCurves",
+    "SoftLoss",
     "TrainParams",
     "TrainResult",
     "Trainable",
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 Trainable = Literal["head", "last_blocks", "all"]
+SoftLoss = Literal["kl", "logits"]  # the teacher's term of the distillation loss
 _IMAGENET = Preprocessing(resize=1, crop=1, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
 
 
@@ -60,6 +62,11 @@ class DistillParams(TrainParams):
     temperature: float = Field(2.0, gt=0, le=100, description="Softmax temperature (at the end)")
     start_temperature: float | None = Field(
         None, gt=0, le=100, description="Start this high and decrease linearly (None: constant)"
+    )
+    soft_loss: SoftLoss = Field(
+        "kl",
+        description="Teacher's term: kl (T²·KL of the softened outputs, Hinton) or logits "
+        "(‖z_T − z_S‖², the lecture's logit matching; no temperature)",
     )
 
 
@@ -97,17 +104,34 @@ def distillation_loss(
     alpha: float,
     temperature: float,
     label_smoothing: float = 0.0,
+    soft_loss: SoftLoss = "kl",
 ) -> torch.Tensor:
-    """α·CE(student, labels) + (1 − α)·T²·KL(softmax(teacher/T) ‖ softmax(student/T))
-    (Hinton et al. 2015; T² keeps the soft term's gradients on the scale of the hard one)."""
-    hard = F.cross_entropy(student_logits, labels, label_smoothing=label_smoothing)
-    soft = F.kl_div(
-        F.log_softmax(student_logits / temperature, dim=-1),
-        F.log_softmax(teacher_logits / temperature, dim=-1),
-        reduction="batchmean",
-        log_target=True,
-    )
-    return alpha * hard + (1 - alpha) * temperature**2 * soft
+    """kl: α·CE(student, labels) + (1 − α)·T²·KL(softmax(teacher/T) ‖ softmax(student/T))
+    (Hinton et al. 2015; T² keeps the soft term's gradients on the scale of the hard one).
+    logits: α·CE + (1 − α)·‖z_T − z_S‖² (squared distance of the logit vectors, mean over the
+    batch; the high-temperature limit of the kl form, up to scale; T is not used).
+
+    A label < 0 marks a transfer-set image (no label): it counts in the teacher's term only; CE
+    is the mean over the labelled rows (0 when the batch has none)."""
+    labelled = labels >= 0
+    if bool(labelled.all()):
+        hard = F.cross_entropy(student_logits, labels, label_smoothing=label_smoothing)
+    elif bool(labelled.any()):
+        hard = F.cross_entropy(
+            student_logits[labelled], labels[labelled], label_smoothing=label_smoothing
+        )
+    else:
+        hard = student_logits.new_zeros(())
+    if soft_loss == "logits":
+        soft = (teacher_logits - student_logits).pow(2).sum(dim=-1).mean()
+    else:
+        soft = temperature**2 * F.kl_div(
+            F.log_softmax(student_logits / temperature, dim=-1),
+            F.log_softmax(teacher_logits / temperature, dim=-1),
+            reduction="batchmean",
+            log_target=True,
+        )
+    return alpha * hard + (1 - alpha) * soft
 
 
 @torch.no_grad()
@@ -193,7 +217,8 @@ def train(
 ) -> TrainResult:
     """Train a copy of `network` (inputs: pixels in [0, 1], ImageNet-normalised inside) and
     return it with its curves. With `teacher_logits` (one row per training image) and
-    DistillParams, the loss is `distillation_loss`; otherwise cross-entropy."""
+    DistillParams, the loss is `distillation_loss` (labels < 0: transfer-set images, which
+    only the teacher labels); otherwise cross-entropy."""
     started = time.perf_counter()
     torch.manual_seed(params.seed)
     network = copy.deepcopy(network).cpu()
@@ -230,6 +255,7 @@ def train(
                     params.alpha,
                     temperature_at(params, epoch),
                     params.label_smoothing,
+                    params.soft_loss,
                 )
             else:
                 loss = F.cross_entropy(
@@ -244,7 +270,7 @@ def train(
             if progress is not None:
                 progress(epoch * steps + step + 1, params.epochs * steps)
         curves.train_loss.append(total_loss / len(pixels))
-        curves.train_accuracy.append(correct / len(pixels))
+        curves.train_accuracy.append(correct / max(1, int((labels >= 0).sum())))
         if validation_features is not None:
             with torch.no_grad():
                 guess = _head(network)(validation_features).argmax(dim=1)
