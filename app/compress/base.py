@@ -3,6 +3,7 @@ type, `CompressedModel`."""
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -15,6 +16,7 @@ from app.params import Params as ParamsModel
 from app.params import Progress
 from app.registry import Registry
 from app.zoo import LoadedModel
+from app.zoo.fast import FastForward, export_onnx, onnx_runtime_forward
 
 __all__ = ["RECIPES", "CompressedModel", "CompressionData", "Recipe", "Recovery"]
 
@@ -78,6 +80,21 @@ class Recipe(ABC):
         self, model: LoadedModel, data: CompressionData, params: Any, progress: Progress
     ) -> CompressedModel:
         """Compress a copy of `model`; `model` itself is never modified."""
+
+    def restore_network(self, network: nn.Module, params: Any, input_size: int) -> nn.Module:
+        """A saved variant's network before its weights are loaded (app/compress/saved.py):
+        `network`, an editable copy of the original, reshaped as this recipe shapes it (the
+        default keeps every tensor's shape)."""
+        return network
+
+    def restore_forward(
+        self, module: nn.Module, artifact: Path, params: Any, input_size: int
+    ) -> FastForward | None:
+        """The engine a saved variant's forward passes run on: its ONNX artifact on ONNX
+        Runtime, or (a safetensors artifact) `module` exported to ONNX Runtime."""
+        if artifact.suffix == ".onnx":
+            return onnx_runtime_forward(artifact.read_bytes())
+        return onnx_runtime_forward(export_onnx(module, input_size))
 
     def package(
         self,

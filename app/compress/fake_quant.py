@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 __all__ = [
+    "FAKE_QUANTIZATION",
     "CalibrationRule",
     "activation_ranges",
     "fake_quantize",
@@ -29,6 +30,9 @@ __all__ = [
 
 CalibrationRule = Literal["minmax", "percentile"]
 _SAMPLE = 200_000  # values kept per layer and batch for the percentile rule
+FAKE_QUANTIZATION = "fake_quantization"
+"""The attribute of a twin that says how it was made (fake_quantize's arguments, as JSON
+values), so a saved variant's twin can be rebuilt from its float weights (app/compress/saved.py)."""
 
 
 def quantizable_layers(module: nn.Module) -> Iterator[tuple[str, nn.Conv2d | nn.Linear]]:
@@ -145,6 +149,16 @@ def fake_quantize(
                 return (quantized, *inputs[1:])
 
             layer.register_forward_pre_hook(hook)
+    setattr(
+        twin,
+        FAKE_QUANTIZATION,
+        {
+            "ranges": {name: [low, high] for name, (low, high) in ranges.items()},
+            "per_channel": per_channel,
+            "layers": None if layers is None else sorted(layers),
+            "activations": activations,
+        },
+    )
     return twin
 
 
@@ -155,4 +169,6 @@ def strip_fake_quantization(twin: nn.Module) -> nn.Module:
         if parametrize.is_parametrized(layer, "weight"):
             parametrize.remove_parametrizations(layer, "weight", leave_parametrized=False)
         layer._forward_pre_hooks.clear()
+    if hasattr(plain, FAKE_QUANTIZATION):
+        delattr(plain, FAKE_QUANTIZATION)
     return plain

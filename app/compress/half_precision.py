@@ -1,6 +1,8 @@
 """Half precision, the simplest baseline: every weight and activation in float16 or bfloat16,
 run by PyTorch. Half the file size; whether it is faster depends on the CPU's support."""
 
+import copy
+from pathlib import Path
 from typing import Literal
 
 import torch
@@ -62,3 +64,9 @@ class HalfPrecision(Recipe):
             "safetensors",
             gradient_note=f"gradient methods run in float32 on the {params.dtype}-rounded weights",
         )
+
+    def restore_forward(
+        self, module: torch.nn.Module, artifact: Path, params: HalfPrecisionParams, input_size: int
+    ) -> _HalfForward:
+        dtype = _DTYPES[params.dtype]
+        return _HalfForward(copy.deepcopy(module).to(dtype), dtype)

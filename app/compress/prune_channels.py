@@ -90,3 +90,9 @@ class ChannelPruning(Recipe):
             recovery=recovery,
             details={"shrunk_tensors": shrunk},
         )
+
+    def restore_network(
+        self, network: nn.Module, params: ChannelPruningParams, input_size: int
+    ) -> nn.Module:
+        # The same original and ratio remove the same channels (by their L1 norms).
+        return prune_channels(network, input_size, params.ratio, params.round_to)

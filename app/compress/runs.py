@@ -37,6 +37,7 @@ from app.compress.comparison import (
 )
 from app.compress.data import EvaluationSet
 from app.compress.measure import logits_of
+from app.compress.saved import keep_variant
 from app.errors import BadParameter, UnknownRun
 from app.explain import METHODS
 from app.params import MAX_SEED, Progress, no_progress, parse_params
@@ -268,6 +269,8 @@ def _run(
         build_seconds = time.perf_counter() - build_started
         file = f"{index}-{variant.recipe}.{variant.artifact_format}"
         (folder / file).write_bytes(variant.artifact)
+        if request is not None:  # a variant, loadable as compressed/RUN/INDEX-RECIPE
+            keep_variant(folder, file.rsplit(".", 1)[0], name, model, variant)
         row, image_maps = measure(
             variant,
             name,

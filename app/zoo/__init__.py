@@ -1,10 +1,12 @@
 """Model loading: one registry of specs, one safe way to load weights."""
 
+import re
 from pathlib import Path
 from typing import cast, get_args
 
 import torch
 
+from app.catalog import COMPRESSED_PREFIX, LAB_PREFIX, unknown_model
 from app.errors import BadParameter, BadWeights, UnknownModel
 from app.registry import Registry
 from app.settings import Settings
@@ -12,9 +14,11 @@ from app.zoo.efficientnet_lite import EFFICIENTNET_LITE0
 from app.zoo.labels import read_labels
 from app.zoo.spec import LoadedModel, ModelSpec, PixelClassifier
 from app.zoo.torchvision_models import torchvision_specs
+from app.zoo.user_models import load_user_model
 from app.zoo.weights import apply_state_dict, infer_num_classes, load_state_dict
 
 __all__ = [
+    "COMPRESSED_PREFIX",
     "LAB_PREFIX",
     "MODELS",
     "LoadedModel",
@@ -48,6 +52,12 @@ def load_model(
     With `weights`, a user's own state dict for the same architecture (safetensors or
     weights-only torch files); its class count is read from the file.
     """
+    if name.startswith(COMPRESSED_PREFIX):
+        from app.compress.saved import load_variant  # the Compression lab builds on the zoo
+
+        _no_files(name, weights, labels, "a compressed variant")
+        # It runs on its own engines (int8 ONNX Runtime, its twin): nothing to defer.
+        return load_variant(settings, name, lambda original: load_model(original, settings))
     if name.startswith(LAB_PREFIX):
         loaded = _load_lab_model(name, settings, weights, labels)
         if settings.fast_forward:
@@ -55,6 +65,15 @@ def load_model(
             if prepare:
                 loaded.prepare()
         return loaded
+    if name not in MODELS:
+        mine = load_user_model(settings, name) if weights is None and labels is None else None
+        if mine is None:
+            raise unknown_model(name, settings)
+        if settings.fast_forward:
+            mine.defer_fast_forward()
+            if prepare:
+                mine.prepare()
+        return mine
     spec = get_spec(name)
     label_names = read_labels(labels) if labels is not None else None
     if weights is None:
@@ -86,23 +105,25 @@ def load_model(
     return loaded
 
 
-LAB_PREFIX = "shapes/"
-"""Names of the Shapes lab's trained models: shapes/teacher, shapes/student (app/shapes)."""
+def _no_files(name: str, weights: Path | None, labels: Path | None, what: str) -> None:
+    if weights is not None or labels is not None:
+        raise BadParameter(f"{name} is {what}: it takes no --weights or --labels")
 
 
 def _load_lab_model(
     name: str, settings: Settings, weights: Path | None, labels: Path | None
 ) -> LoadedModel:
     """The lab's trained model `name` (its 10 classes, 64-px preprocessing), or why not."""
-    from app.shapes.storage import Trained, load_trained  # the lab builds on the zoo
+    # the lab builds on the zoo
+    from app.shapes.storage import Trained, load_trained, model_path
 
     trained = name.removeprefix(LAB_PREFIX)
     known = get_args(Trained)
-    if trained not in known:
-        names = ", ".join(LAB_PREFIX + item for item in known)
-        raise UnknownModel(f"unknown model {name!r}; the Shapes lab's models are {names}")
-    if weights is not None or labels is not None:
-        raise BadParameter(f"{name} is the lab's trained model: it takes no --weights or --labels")
+    # Any model file the lab wrote (student-from-labels, ...) loads as its teacher or student.
+    written = re.fullmatch(r"[a-z0-9_-]{1,64}", trained) and model_path(settings, trained).is_file()
+    if trained not in known and not written:
+        raise unknown_model(name, settings)
+    _no_files(name, weights, labels, "the lab's trained model")
     return load_trained(settings, cast(Trained, trained))
 
 

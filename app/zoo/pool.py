@@ -3,8 +3,8 @@
 import threading
 from collections.abc import Callable, Iterable
 
+from app.catalog import COMPRESSED_PREFIX, file_stamp
 from app.settings import Settings
-from app.zoo import LAB_PREFIX
 from app.zoo.spec import LoadedModel
 
 __all__ = ["ModelPool"]
@@ -24,14 +24,15 @@ class ModelPool:
         self._preloaded = list(self._models)
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
-        self._written: dict[str, float | None] = {}  # a lab model's file time when loaded
+        # When the file behind a lab, user or compressed model was written, when loaded.
+        self._written: dict[str, float | None] = {}
 
     def get(self, name: str | None = None) -> LoadedModel:
         """The model `name` (default: the settings' default model), loading it if needed.
 
         Loading one model (seconds) does not hold up requests for models already loaded."""
         name = name or self._settings.default_model
-        written = self._lab_written(name)
+        written = None if name in self._preloaded else file_stamp(self._settings, name)
         with self._lock:
             if name in self._models and self._written.get(name) == written:
                 return self._models[name]
@@ -39,20 +40,19 @@ class ModelPool:
         with loading:
             if name not in self._models or self._written.get(name) != written:
                 # A retrained lab model is a new model; jobs holding the old one keep it.
-                model = self._loader(name, self._settings)
+                model = self._load(name)
                 with self._lock:
                     self._models[name] = model
                     self._written[name] = written
             return self._models[name]
 
-    def _lab_written(self, name: str) -> float | None:
-        """When the lab's model `name` was written (None for any other model)."""
-        if not name.startswith(LAB_PREFIX):
-            return None
-        from app.shapes.storage import model_path  # the lab builds on the zoo
+    def _load(self, name: str) -> LoadedModel:
+        if name.startswith(COMPRESSED_PREFIX):
+            from app.compress.saved import load_variant  # the Compression lab builds on the zoo
 
-        path = model_path(self._settings, name.removeprefix(LAB_PREFIX))
-        return path.stat().st_mtime if path.is_file() else None
+            # Its original comes from the pool: loaded once, and a preloaded one is known.
+            return load_variant(self._settings, name, self.get)
+        return self._loader(name, self._settings)
 
     def is_loaded(self, name: str) -> bool:
         return name in self._models

@@ -78,6 +78,9 @@ class LoadedModel:
     # int8 engine): then nothing may be derived from `module` to replace forward_logits.
     forward_is_module: bool = True
     forward_batch: int = CPU_BATCH  # images per forward pass when a method's batch_size is empty
+    # What gradient methods differentiate, said when it is not the forward engine's network
+    # (a compressed variant's fake-quantized twin); None: the same network.
+    gradient_engine: str | None = None
     _prepared: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
     # defer_fast_forward: the fast path is built by the first forward-only work that needs it.
     _fast_pending: bool = field(default=False, init=False, repr=False, compare=False)
