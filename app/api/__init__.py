@@ -7,6 +7,7 @@ from app.api import (
     audit,
     catalog,
     compress,
+    feature_visualisation,
     health,
     images,
     jobs,
@@ -19,7 +20,7 @@ from app.api import (
 __all__ = ["api_router", "pages_router"]
 
 api_router = APIRouter(prefix="/api")
-for _module in (audit, catalog, compress, images, jobs, lab, reports, trust):
+for _module in (audit, catalog, compress, feature_visualisation, images, jobs, lab, reports, trust):
     api_router.include_router(_module.router)
 
 pages_router = APIRouter()

@@ -1,0 +1,79 @@
+"""Feature visualisations of a channel or a class (app/concepts/feature_visualisation.py) as
+cancellable jobs, and their cached images."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+from app.api.deps import WorkspaceDep
+from app.api.jobs import started_response
+from app.concepts.feature_visualisation import FeatureVisualisation
+from app.concepts.visualisation_job import (
+    FeatureVisualisationRequest,
+    start_feature_visualisation,
+    visualisation_png,
+)
+from app.jobs.kinds import job_kind
+from app.workspace import Workspace
+
+__all__ = ["FeatureVisualisationView", "router"]
+
+router = APIRouter(prefix="/concepts/visualisations", tags=["concepts"])
+
+
+@job_kind("feature_visualisation")
+class FeatureVisualisationView(BaseModel):
+    model: str
+    layer: str | None
+    channel: int | None
+    target: int | None
+    target_label: str | None
+    steps: int = Field(description="Optimisation steps run (the budget)")
+    size: int = Field(description="Side of the square image, in pixels")
+    seconds: float = Field(description="Time the optimisation took (a cached result: then)")
+    start: float = Field(description="The objective on the initial image")
+    objective: float = Field(description="The objective on the final image")
+    params: dict[str, Any]
+    cached: bool = Field(description="True when an earlier run's stored image answered")
+    image_url: str
+
+    @classmethod
+    def of(
+        cls, job_id: str, result: FeatureVisualisation, workspace: Workspace
+    ) -> "FeatureVisualisationView":
+        return cls(
+            model=result.model,
+            layer=result.layer,
+            channel=result.channel,
+            target=result.target,
+            target_label=result.target_label,
+            steps=result.steps,
+            size=result.size,
+            seconds=result.seconds,
+            start=result.start,
+            objective=result.objective,
+            params=result.params,
+            cached=result.cached,
+            image_url=f"/api/concepts/visualisations/{result.key}.png",
+        )
+
+
+@router.post("", status_code=201)
+def create_feature_visualisation(
+    workspace: WorkspaceDep,
+    body: Annotated[dict[str, Any], Body(description=FeatureVisualisationRequest.__doc__ or "")],
+) -> JSONResponse:
+    """Optimise an image for a channel (layer + channel) or a class (target): a job with
+    progress per step; the same request again answers from the cache."""
+    started = start_feature_visualisation(
+        workspace.settings, workspace.jobs, workspace.models, body
+    )
+    return started_response(started, workspace)
+
+
+@router.get("/{key}.png", response_class=FileResponse)
+def read_feature_visualisation(key: str, workspace: WorkspaceDep) -> FileResponse:
+    """The image of a finished feature visualisation (its job result's image_url)."""
+    return FileResponse(visualisation_png(workspace.settings, key), media_type="image/png")

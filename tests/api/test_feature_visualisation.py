@@ -1,0 +1,56 @@
+"""POST /api/concepts/visualisations: a job whose image is served and cached (also across a
+restart), bad requests refused before a job is queued."""
+
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+from app.zoo import LoadedModel, load_model
+from app.zoo.pool import ModelPool
+from tests.api.helpers import wait_job
+
+_BODY = {"layer": "conv2", "channel": 3, "size": 32, "steps": 3, "jitter": 2}
+
+
+def test_a_visualisation_job_its_image_and_its_cache(
+    client: TestClient, api_settings: Settings, tiny_model: LoadedModel
+) -> None:
+    started = client.post("/api/concepts/visualisations", json=_BODY)
+    assert started.status_code == 201, started.text
+    view = wait_job(client, started.json()["id"])
+    assert view["status"] == "done" and view["kind"] == "feature_visualisation"
+    result = view["result"]
+    assert (result["steps"], result["size"], result["layer"], result["channel"]) == (
+        3,
+        32,
+        "conv2",
+        3,
+    )
+    assert result["seconds"] > 0 and not result["cached"] and view["progress"] == 1.0
+    image = client.get(result["image_url"])
+    assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+    again = client.post("/api/concepts/visualisations", json=_BODY)
+    assert again.status_code == 200 and again.json()["reused"]
+
+    # a new server on the same data directory answers with the stored job, image included
+    pool = ModelPool(api_settings, load_model, preloaded=[tiny_model])
+    with TestClient(create_app(api_settings, pool)) as restarted:
+        answer = restarted.post("/api/concepts/visualisations", json=_BODY)
+        assert answer.status_code == 200 and answer.json()["result"] == result
+        assert restarted.get(result["image_url"]).content == image.content
+
+
+def test_bad_requests_are_refused(client: TestClient) -> None:
+    for body, status in (
+        ({**_BODY, "channel": 99}, 422),
+        ({**_BODY, "layer": "nowhere"}, 422),
+        ({**_BODY, "steps": 0}, 422),
+        ({**_BODY, "unknown": 1}, 422),
+        ({**_BODY, "model": "no-such-model"}, 404),
+    ):
+        response = client.post("/api/concepts/visualisations", json=body)
+        assert response.status_code == status, (body, response.text)
+    assert (
+        client.get("/api/concepts/visualisations/0123456789abcdef01234567.png").status_code == 404
+    )
+    assert client.get("/api/concepts/visualisations/..%2Fsecret.png").status_code == 404
