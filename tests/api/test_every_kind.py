@@ -40,6 +40,8 @@ _COMPRESSION = {
     "sensitivity_sparsity": 0.5,
 }
 
+_VISUALISATION = {"layer": "conv2", "channel": 0, "size": 32, "steps": 2}
+
 
 def _started(response: Any) -> str:
     assert response.status_code == 201, response.text
@@ -55,6 +57,9 @@ def _run_every_kind(client: TestClient) -> dict[str, list[str]]:
         "attack": [_started(client.post("/api/attacks", json={**subject, "method": "fgsm"}))],
         "sanity": [_started(client.post("/api/sanity", json={**subject, "steps": 2}))],
         "faithfulness": [_started(client.post("/api/faithfulness", json={**subject, "steps": 4}))],
+        "feature_visualisation": [
+            _started(client.post("/api/concepts/visualisations", json=_VISUALISATION))
+        ],
         "lab": [],
         "compress": [],
         "fewshot": [],
