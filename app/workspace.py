@@ -18,13 +18,12 @@ from app.compress.data import (
     DatasetInfo,
     build_evaluation_set,
     dataset_images,
-    gallery_sources,
     read_dataset,
     store_dataset,
     stored_dataset,
     zip_sources,
 )
-from app.compress.runs import RunParams, check_run, run_comparison
+from app.compress.runs import RunParams, check_run, default_evaluation_set, run_comparison
 from app.errors import BadParameter, BadTarget, JobNotFinished, UnsupportedMethod
 from app.explain import METHODS, Explanation, explain
 from app.explain.engine import check_class
@@ -40,6 +39,7 @@ from app.results import result_type
 from app.settings import Settings
 from app.shapes import EXPERIMENTS, trained_fingerprint
 from app.shapes.fewshot import FewShotClassifier, FewShotResult
+from app.shapes.gallery import is_shapes_model, is_shapes_sample, shapes_image
 from app.trust import (
     FaithfulnessResult,
     RandomizationResult,
@@ -97,7 +97,7 @@ class Workspace:
 
         def reload(kind: Literal["upload", "sample"], content: bytes) -> Image.Image:
             if kind == "sample":
-                return sample_image(content.decode().removeprefix("sample:"))
+                return _sample(content.decode().removeprefix("sample:"))
             return decode_image(content, *limits, keep_pixels=KEPT_PIXELS)
 
         images = ImageStore(settings.kept_images, database, reload)
@@ -120,7 +120,7 @@ class Workspace:
         return self.images.add(image, filename, content)
 
     def add_sample(self, name: str) -> StoredImage:
-        return self.images.add(sample_image(name), name, f"sample:{name}".encode(), kind="sample")
+        return self.images.add(_sample(name), name, f"sample:{name}".encode(), kind="sample")
 
     def predictions(self, image_id: str, model_name: str | None, top: int) -> list[Prediction]:
         model = self.models.get(model_name)
@@ -241,20 +241,22 @@ class Workspace:
         check_run(model, parsed)
         limits = self.settings.max_image_bytes, self.settings.max_image_pixels
         archive = None if dataset is None else stored_dataset(self.settings.data_dir, dataset)
+        own = archive is None and is_shapes_model(model)  # the Shapes test split, not photos
         images = len(EVALUATION_SAMPLES) if archive is None else dataset_images(archive)
-        estimate = evaluation_set_bytes(
-            model,
-            images,
-            parsed.augmentations,
-            parsed.calibration_augmentations,
-            self.settings.max_image_pixels,
-        )
-        check_job_memory(
-            estimate,
-            self.settings.max_job_memory,
-            f"an evaluation set of {images:,} images × {1 + parsed.augmentations} views",
-            "use fewer augmentations or a smaller set",
-        )
+        if not own:
+            estimate = evaluation_set_bytes(
+                model,
+                images,
+                parsed.augmentations,
+                parsed.calibration_augmentations,
+                self.settings.max_image_pixels,
+            )
+            check_job_memory(
+                estimate,
+                self.settings.max_job_memory,
+                f"an evaluation set of {images:,} images × {1 + parsed.augmentations} views",
+                "use fewer augmentations or a smaller set",
+            )
         image = (
             None if image_id is None else (image_id, self.images.get(image_id).model_view(model))
         )
@@ -269,20 +271,18 @@ class Workspace:
 
         def work(progress: Progress) -> Any:
             # Decoded in the job, not the request: an archive can hold 2,000 photos.
-            sources = (
-                gallery_sources()
-                if archive is None
-                else zip_sources(read_dataset(archive), *limits)
-            )
-            evaluation = build_evaluation_set(
-                model,
-                sources,
-                evaluation_name,
-                parsed.augmentations,
-                parsed.calibration_augmentations,
-                parsed.seed,
-                progress,
-            )
+            if archive is None:
+                evaluation = default_evaluation_set(model, parsed, progress)
+            else:
+                evaluation = build_evaluation_set(
+                    model,
+                    zip_sources(read_dataset(archive), *limits),
+                    evaluation_name,
+                    parsed.augmentations,
+                    parsed.calibration_augmentations,
+                    parsed.seed,
+                    progress,
+                )
             return run_comparison(self.settings, model, parsed, evaluation, image, progress)
 
         return self.jobs.submit("compress", _key("compress", request), request, work)
@@ -392,6 +392,11 @@ class Workspace:
         if job.status != JobStatus.DONE:
             raise JobNotFinished(f"job {job_id} is {job.status}, so it has no result")
         return job.result
+
+
+def _sample(name: str) -> Image.Image:
+    """A sample by name: a gallery photo, or a Shapes test image (`shapes-N`: app/shapes)."""
+    return shapes_image(name) if is_shapes_sample(name) else sample_image(name)
 
 
 def _request(model: LoadedModel, subject: Subject, params: dict[str, Any]) -> dict[str, Any]:

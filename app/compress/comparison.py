@@ -1,7 +1,8 @@
 """Measure a variant against the original on this machine: file size, parameter and non-zero
-counts, latency at batch 1 and 8, top-1 agreement, KL divergence, accuracy (with labels) and
-the drift of its explanations — the rank correlation and the top-10 % overlap of its maps with
-the original's, for the same images and classes."""
+counts, latency at batch 1 and 8, top-1 agreement, KL divergence, accuracy (with labels), each
+agreement and accuracy with its Wilson 95 % interval over the evaluation images, and the drift
+of its explanations — the rank correlation and the top-10 % overlap of its maps with the
+original's, for the same images and classes."""
 
 import dataclasses
 import statistics
@@ -26,6 +27,7 @@ from app.errors import UnsupportedMethod
 from app.explain import explain
 from app.params import Progress
 from app.results import result_type
+from app.stats import wilson_interval
 from app.zoo import LoadedModel
 from app.zoo.fast import export_onnx
 
@@ -52,8 +54,10 @@ class VariantReport:
     nonzero_parameters: int
     latency_ms: dict[str, float]  # "batch1", "batch8": median milliseconds per forward pass
     top1_agreement: float
+    top1_agreement_interval: list[float]  # Wilson 95 % interval over the evaluation images
     kl_divergence: float
     accuracy: float | None
+    accuracy_interval: list[float] | None  # Wilson 95 % interval (with labels)
     explanation_drift: dict[str, float]  # method -> mean rank correlation with the original
     explanation_overlap: dict[str, float]  # method -> mean top-10 % overlap
     image_drift: dict[str, float]  # method -> rank correlation on the current image
@@ -122,7 +126,9 @@ def drift_reference(
     with_image: bool,
     progress: Progress,
 ) -> DriftReference:
-    targets = [int(t) for t in logits_of(model.forward_logits, pixels).argmax(-1)]
+    # drift_images=0 (and no current image): nothing to explain, no forward pass on nothing
+    logits = logits_of(model.forward_logits, pixels) if len(pixels) else torch.empty(0, 1)
+    targets = [int(t) for t in logits.argmax(-1)]
     maps: dict[str, list[np.ndarray]] = {method: [] for method in methods}
     signed: dict[str, bool] = {}
     total = len(methods) * len(pixels)
@@ -174,9 +180,12 @@ def measure(
         if correlations:
             drift[method] = statistics.fmean(correlations)
             overlap[method] = statistics.fmean(overlaps)
-    accuracy = None
+    total = len(logits)
+    agreeing = int((reference_logits.argmax(-1) == logits.argmax(-1)).sum())
+    accuracy, accuracy_interval = None, None
     if labels is not None:
-        accuracy = float((logits.argmax(-1) == torch.tensor(labels)).float().mean())
+        correct = int((logits.argmax(-1) == torch.tensor(labels)).sum())
+        accuracy, accuracy_interval = correct / total, list(wilson_interval(correct, total))
     report = VariantReport(
         name=name,
         recipe=variant.recipe,
@@ -188,8 +197,10 @@ def measure(
         nonzero_parameters=variant.nonzero_parameters,
         latency_ms={},  # measured for all rows together: see `timed`
         top1_agreement=agreement(reference_logits, logits),
+        top1_agreement_interval=list(wilson_interval(agreeing, total)),
         kl_divergence=kl_divergence(reference_logits, logits),
         accuracy=accuracy,
+        accuracy_interval=accuracy_interval,
         explanation_drift=drift,
         explanation_overlap=overlap,
         image_drift=image_drift,

@@ -4,6 +4,10 @@ By default the sample gallery plus deterministic augmentations of each photo (cr
 colour and brightness jitter); or a user's folder or zip of images, labelled when it has one
 sub-folder per class (named after a class of the model, or its index). Calibration and recovery
 use other augmentations of the same sources, so no evaluation image is trained on.
+
+A Shapes model (its classes are the Shapes lab's ten) is measured on the lab's own labelled test
+split instead (hundreds of generated images: accuracy, not only agreement), and calibrated and
+recovered on its validation split (app/shapes/base.py: the splits are disjoint).
 """
 
 import hashlib
@@ -23,6 +27,9 @@ from app.errors import BadImage, BadParameter, LanternError, UnknownDataset, Uns
 from app.imaging.decode import decode_image, inspect_image
 from app.imaging.samples import EVALUATION_SAMPLES, sample_image
 from app.params import Progress
+from app.shapes.base import SIZE as SHAPES_SIZE
+from app.shapes.base import TEST_OFFSET, VALIDATION_OFFSET
+from app.shapes.dataset import SHAPES, ShapesDataset
 from app.zoo import LoadedModel
 
 __all__ = [
@@ -35,6 +42,7 @@ __all__ = [
     "folder_sources",
     "gallery_sources",
     "read_dataset",
+    "shapes_evaluation_set",
     "store_dataset",
     "stored_dataset",
     "zip_sources",
@@ -305,6 +313,35 @@ def build_evaluation_set(
         labels=labels if len(labels) == len(names) else None,
         originals=originals,
         calibration=torch.stack(calibration),
+    )
+
+
+SHAPES_CALIBRATION_IMAGES = 128  # validation images a Shapes model is calibrated / recovered on
+
+
+def shapes_evaluation_set(
+    model: LoadedModel, images: int, seed: int = 0, progress: Progress | None = None
+) -> EvaluationSet:
+    """The Shapes lab's test split (`images` labelled images, seed `seed`) as an evaluation set;
+    calibration on the first SHAPES_CALIBRATION_IMAGES of its validation split."""
+    test = ShapesDataset(images, SHAPES_SIZE, seed, "random", TEST_OFFSET)
+    calibration = ShapesDataset(
+        SHAPES_CALIBRATION_IMAGES, SHAPES_SIZE, seed, "random", VALIDATION_OFFSET
+    )
+    if progress is not None:
+        progress(0, 1)  # a checkpoint before the images are drawn
+    pixels, labels = test.tensors()
+    names = [
+        f"Shapes test {TEST_OFFSET + index} ({SHAPES[label]})"
+        for index, label in enumerate(labels.tolist())
+    ]
+    return EvaluationSet(
+        source=f"Shapes test split (seed {seed})",
+        names=names,
+        pixels=pixels,
+        labels=[int(label) for label in labels],
+        originals=list(range(images)),
+        calibration=calibration.tensors()[0],
     )
 
 

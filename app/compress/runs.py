@@ -1,6 +1,9 @@
-"""A comparison run: build each requested variant of the loaded model, measure it against the
+"""A comparison run: build each requested variant of any loaded model, measure it against the
 original on the evaluation set, and keep the report, the variants' files and the current
-image's maps under `data_dir/compress/runs/<id>/`."""
+image's maps under `data_dir/compress/runs/<id>/`.
+
+The default evaluation set is the model's own: the Shapes lab's labelled test split for a Shapes
+model (`shapes_test_images` of them), else the gallery's photos and their augmented views."""
 
 import dataclasses
 import json
@@ -35,7 +38,12 @@ from app.compress.comparison import (
     original_variant,
     timed,
 )
-from app.compress.data import EvaluationSet
+from app.compress.data import (
+    EvaluationSet,
+    build_evaluation_set,
+    gallery_sources,
+    shapes_evaluation_set,
+)
 from app.compress.measure import logits_of
 from app.compress.saved import keep_variant
 from app.errors import BadParameter, UnknownRun
@@ -43,6 +51,7 @@ from app.explain import METHODS
 from app.params import MAX_SEED, Progress, no_progress, parse_params
 from app.results import result_type
 from app.settings import Settings
+from app.shapes.gallery import is_shapes_model
 from app.zoo import LoadedModel
 
 __all__ = [
@@ -51,6 +60,7 @@ __all__ = [
     "VariantRequest",
     "check_run",
     "compress",
+    "default_evaluation_set",
     "read_run",
     "run_comparison",
     "run_file",
@@ -98,6 +108,12 @@ class RunParams(BaseModel):
     augmentations: int = Field(7, ge=0, le=100, description="Augmented views per evaluation photo")
     calibration_augmentations: int = Field(8, ge=1, le=100, description="Calibration views each")
     latency_repeats: int = Field(10, ge=3, le=200, description="Timed runs per batch size")
+    shapes_test_images: int = Field(
+        400,
+        ge=10,
+        le=5000,
+        description="A Shapes model's labelled test images (the lab's test split)",
+    )
     sensitivity_sparsity: float | None = Field(
         None, ge=0.0, le=1.0, description="Scan each layer pruned alone to this sparsity"
     )
@@ -155,6 +171,24 @@ def compress(
     if data is None:
         raise BadParameter("compress needs calibration and evaluation images")
     return chosen.build(model, data, parsed, progress)
+
+
+def default_evaluation_set(
+    model: LoadedModel, params: RunParams, progress: Progress | None = None
+) -> EvaluationSet:
+    """The model's own evaluation set: the Shapes test split for a Shapes model, else the
+    gallery's photos with `params.augmentations` views each."""
+    if is_shapes_model(model):
+        return shapes_evaluation_set(model, params.shapes_test_images, params.seed, progress)
+    return build_evaluation_set(
+        model,
+        gallery_sources(),
+        "gallery",
+        params.augmentations,
+        params.calibration_augmentations,
+        params.seed,
+        progress,
+    )
 
 
 def _label(recipe: str, params: Any) -> str:

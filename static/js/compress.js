@@ -43,6 +43,14 @@ const RUN_RATES = {
   sensitivitySecondsPerLayer: 1.5,  // one layer pruned alone and measured
 };
 
+// "90.6 % (76–97)": a share with its Wilson 95 % interval over the evaluation images, when the
+// run has one (runs saved before the intervals have none).
+function withInterval(value, interval) {
+  if (value == null) return "—";
+  if (!interval) return percent(value);
+  return `${percent(value)} (${interval.map((end) => (100 * end).toFixed(0)).join("–")})`;
+}
+
 const firstSentence = (text) => (text.match(/^.*?[.!?](\s|$)/)?.[0] ?? text).trim();
 const recipeOf = (name) => recipes.find((r) => r.name === name);
 
@@ -216,7 +224,7 @@ function verdictOf(run) {
 }
 
 function resultTable(run) {
-  const headers = ["variant", "engine", "file", "parameters", "non-zero", "batch 1", "batch 8", "top-1 agreement", "KL", "accuracy",
+  const headers = ["variant", "engine", "file", "parameters", "non-zero", "batch 1", "batch 8", "top-1 agreement (95 % interval)", "KL", "accuracy (95 % interval)",
     ...run.params.methods.map((m) => `${methodTitle(m)} drift ρ`), "recovery", ""];
   const best = bestRow(run.rows);
   const table = element("table", { className: "compress-table" });
@@ -228,7 +236,7 @@ function resultTable(run) {
     const recovery = row.recovery ? `${percent(row.recovery.agreement_before)} → ${percent(row.recovery.agreement_after)} (${row.recovery.epochs} epochs)` : "—";
     const flag = row === best ? " ★ best" : index > 0 && row.top1_agreement < COLLAPSED ? " ⚠ collapsed" : "";
     const cells = [`${variantName(row)}${flag}`, row.engine, `${(row.size_bytes / 1e6).toFixed(2)} MB`, row.parameters.toLocaleString(), row.nonzero_parameters.toLocaleString(),
-      `${number(row.latency_ms.batch1, 1)} ms`, `${number(row.latency_ms.batch8, 1)} ms`, percent(row.top1_agreement), number(row.kl_divergence, 3), percent(row.accuracy),
+      `${number(row.latency_ms.batch1, 1)} ms`, `${number(row.latency_ms.batch8, 1)} ms`, withInterval(row.top1_agreement, row.top1_agreement_interval), number(row.kl_divergence, 3), withInterval(row.accuracy, row.accuracy_interval),
       ...run.params.methods.map((m) => (m in row.explanation_drift ? number(row.explanation_drift[m], 3) : (row.drift_skipped[m] ? "skipped" : "—"))), recovery];
     for (const cell of cells) line.append(element("td", { text: cell }));
     if (row === best) line.classList.add("best");
@@ -325,7 +333,7 @@ function showRun(run) {
   shownRun = run;
   document.getElementById("page-report").disabled = false;
   const results = document.getElementById("results");
-  const facts = element("p", { className: "muted", text: `Run ${run.id}, ${run.created}, ${run.model} on ${run.machine}. Measured on ${run.evaluation.images} images (${run.evaluation.source}${run.evaluation.labelled ? ", labelled" : ""}); calibration and recovery on ${run.evaluation.calibration_images} other views; drift over ${run.evaluation.drift_images.length} images. ${run.seconds.toFixed(0)} s in all.` });
+  const facts = element("p", { className: "muted", text: `Run ${run.id}, ${run.created}, ${run.model} on ${run.machine}. Measured on ${run.evaluation.images} images (${run.evaluation.source}${run.evaluation.labelled ? ", labelled" : ""}); calibration and recovery on ${run.evaluation.calibration_images} other images; drift over ${run.evaluation.drift_images.length} images. In brackets: the Wilson 95 % interval of each agreement and accuracy over the ${run.evaluation.images} images. ${run.seconds.toFixed(0)} s in all.` });
   const report = element("a", { text: "Download the measurements (JSON)", href: `/api/compress/runs/${run.id}`, download: `lantern-compress-${run.id}.json` });
   const verdicts = verdictOf(run).map((text) => element("p", { text, className: text.startsWith("Best") ? "verdict best" : "verdict collapsed" }));
   results.replaceChildren(element("h2", { text: "Results" }), ...verdicts, facts, report, resultTable(run), ...mapsGrid(run), element("h3", { text: "Charts" }), ...charts(run));
