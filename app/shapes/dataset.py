@@ -28,6 +28,7 @@ __all__ = [
     "draw_sample",
     "export_folder",
     "preview_grid",
+    "texture_image",
 ]
 
 SHAPES = (
@@ -152,6 +153,13 @@ def _texture(kind: int, size: int, rng: np.random.Generator) -> np.ndarray:
     high = rng.uniform(120, 220, size=3)
     texture: np.ndarray = low + pattern[..., None] * (high - low)
     return texture
+
+
+def texture_image(kind: int, size: int = 96, seed: int = 0) -> np.ndarray:
+    """Texture `kind` (an index into TEXTURES) alone, with no shape: (size, size, 3) uint8; its
+    tones and phase drawn from `seed` (a concept set for TCAV, app/concepts/tcav.py)."""
+    rng = np.random.default_rng([seed, len(SHAPES), kind])
+    return np.round(_texture(kind, size, rng)).astype(np.uint8)
 
 
 def draw_sample(index: int, size: int = 96, seed: int = 0, cue: Cue = "random") -> ShapeSample:
