@@ -1,26 +1,29 @@
-"""Feature visualisations of a channel or a class (app/concepts/feature_visualisation.py) as
-cancellable jobs, and their cached images."""
+"""What the concept explorer draws beyond the channel index: feature visualisations of a channel
+or a class (app/concepts/feature_visualisation.py) as cancellable jobs with their cached images,
+and a channel's map on an uploaded image (app/concepts/channel_map.py)."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from app.api.deps import WorkspaceDep
+from app.api.deps import WorkspaceDep, png_response
 from app.api.jobs import started_response
+from app.concepts.channel_map import channel_map
 from app.concepts.feature_visualisation import FeatureVisualisation
 from app.concepts.visualisation_job import (
     FeatureVisualisationRequest,
     start_feature_visualisation,
     visualisation_png,
 )
+from app.imaging import Display, render_map
 from app.jobs.kinds import job_kind
 from app.workspace import Workspace
 
 __all__ = ["FeatureVisualisationView", "router"]
 
-router = APIRouter(prefix="/concepts/visualisations", tags=["concepts"])
+router = APIRouter(prefix="/concepts", tags=["concepts"])
 
 
 @job_kind("feature_visualisation")
@@ -60,7 +63,7 @@ class FeatureVisualisationView(BaseModel):
         )
 
 
-@router.post("", status_code=201)
+@router.post("/visualisations", status_code=201)
 def create_feature_visualisation(
     workspace: WorkspaceDep,
     body: Annotated[dict[str, Any], Body(description=FeatureVisualisationRequest.__doc__ or "")],
@@ -73,7 +76,27 @@ def create_feature_visualisation(
     return started_response(started, workspace)
 
 
-@router.get("/{key}.png", response_class=FileResponse)
+@router.get("/visualisations/{key}.png", response_class=FileResponse)
 def read_feature_visualisation(key: str, workspace: WorkspaceDep) -> FileResponse:
     """The image of a finished feature visualisation (its job result's image_url)."""
     return FileResponse(visualisation_png(workspace.settings, key), media_type="image/png")
+
+
+@router.get("/channel-map.png", response_class=Response)
+def read_channel_map(
+    workspace: WorkspaceDep,
+    image_id: Annotated[str, Query(max_length=64)],
+    layer: Annotated[str, Query(max_length=200)],
+    channel: Annotated[int, Query(ge=0)],
+    model: Annotated[str | None, Query(max_length=200)] = None,
+    legend: bool = True,
+) -> Response:
+    """A channel's activation on an uploaded image, upsampled over the model's view of it, with
+    its colour bar (the channel's own units; blue-red when it takes both signs)."""
+    loaded = workspace.models.get(model)
+    pixels = workspace.images.get(image_id).model_view(loaded)
+    values = channel_map(loaded, layer, channel, pixels)
+    picture = render_map(
+        pixels.cpu().numpy(), values, bool(values.min() < 0), Display(legend=legend)
+    )
+    return png_response(picture, filename=f"channel-{channel}.png")

@@ -1,13 +1,16 @@
 """POST /api/concepts/visualisations: a job whose image is served and cached (also across a
 restart), bad requests refused before a job is queued."""
 
+import io
+
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from app.main import create_app
 from app.settings import Settings
 from app.zoo import LoadedModel, load_model
 from app.zoo.pool import ModelPool
-from tests.api.helpers import wait_job
+from tests.api.helpers import png_bytes, upload, wait_job
 
 _BODY = {"layer": "conv2", "channel": 3, "size": 32, "steps": 3, "jitter": 2}
 
@@ -54,3 +57,20 @@ def test_bad_requests_are_refused(client: TestClient) -> None:
         client.get("/api/concepts/visualisations/0123456789abcdef01234567.png").status_code == 404
     )
     assert client.get("/api/concepts/visualisations/..%2Fsecret.png").status_code == 404
+
+
+def test_a_channel_map_on_an_uploaded_image(client: TestClient) -> None:
+    image = upload(client, png_bytes())["id"]
+    query = {"image_id": image, "layer": "conv2", "channel": 3}
+    response = client.get("/api/concepts/channel-map.png", params=query)
+    assert response.status_code == 200 and response.content.startswith(b"\x89PNG")
+    with Image.open(io.BytesIO(response.content)) as picture:
+        assert picture.width == 32 and picture.height > 32  # the colour bar under the map
+    bare = client.get("/api/concepts/channel-map.png", params={**query, "legend": "false"})
+    with Image.open(io.BytesIO(bare.content)) as picture:
+        assert picture.size == (32, 32)
+    for bad, status in (({"channel": 16}, 422), ({"layer": "x"}, 422), ({"image_id": "no"}, 404)):
+        assert (
+            client.get("/api/concepts/channel-map.png", params={**query, **bad}).status_code
+            == status
+        )
