@@ -18,8 +18,11 @@ from app.settings import Settings
 from app.shapes import EXPERIMENTS, SIZE, Experiment
 from app.shapes.dataset import Cue, ShapesDataset, export_folder
 from app.shapes.distill import DistillReport
+from app.shapes.distill_transfer import DistillTransferReport
 from app.shapes.evaluate import EvaluateReport
 from app.shapes.fewshot_experiment import FewShotReport
+from app.shapes.robustness import NoiseRobustnessReport
+from app.shapes.seeds import Spread
 from app.shapes.storage import report_path
 from app.shapes.transfer import TransferReport
 from app.zoo import LoadedModel, load_model
@@ -140,6 +143,31 @@ def _(report: DistillReport) -> None:
             f"  {facts.name:22s} {_percent(facts.test_accuracy)} {facts.parameters:>12,d}"
             f" {facts.size_bytes:>11,d}   {facts.latency_ms:.2f} ms"
         )
+
+
+def _spread(value: Spread) -> str:
+    """Mean ± sd over seeds, in percent (or percentage points)."""
+    return f"{100 * value.mean:5.1f} ± {100 * value.sd:4.1f}"
+
+
+@_print_report.register
+def _(report: DistillTransferReport) -> None:
+    print(f"teacher: test accuracy {_percent(report.teacher_accuracy)}; seeds {report.seeds}")
+    print("  student                                   images/epoch   test acc % (mean ± sd)")
+    for arm in report.arms:
+        print(f"  {arm.title:40s} {arm.images_per_epoch:>12,d}   {_spread(arm.test_accuracy)}")
+    print(f"transfer set minus labels only, paired by seed: {_spread(report.gain)} points")
+
+
+@_print_report.register
+def _(report: NoiseRobustnessReport) -> None:
+    print("Attack success rate, % (mean ± sd over seeds), per ε:")
+    header = "".join(f"{f'{round(255 * e)}/255':>14s}" for e in report.epsilons)
+    print(f"  {'model':16s} {'attack':6s} {'clean acc %':>13s}{header}")
+    for run in report.runs:
+        for curve in run.curves:
+            rates = "".join(f"{_spread(rate):>14s}" for rate in curve.success_rate)
+            print(f"  {run.name:16s} {curve.attack:6s} {_spread(run.clean_accuracy):>13s}{rates}")
 
 
 @_print_report.register

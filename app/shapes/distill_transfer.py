@@ -39,7 +39,7 @@ _ARMS = {
 
 class DistillTransferParams(SplitParams, DistillParams):
     width: int = Field(24, ge=4, le=128, description="Student width (channels of its 1st layer)")
-    epochs: int = Field(20, ge=1, le=500, description="Passes over each student's images")
+    epochs: int = Field(10, ge=1, le=500, description="Passes over each student's images")
     learning_rate: float = Field(1e-2, gt=0, le=1.0)
     transfer_images: int = Field(
         1000, ge=10, le=20_000, description="Generated images, labels dropped, for the teacher"

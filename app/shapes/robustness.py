@@ -43,7 +43,7 @@ _ATTACKS = ("fgsm", "pgd")
 
 class NoiseRobustnessParams(SplitParams):
     width: int = Field(24, ge=4, le=128, description="Network width (the student's)")
-    epochs: int = Field(20, ge=1, le=500)
+    epochs: int = Field(10, ge=1, le=500)
     learning_rate: float = Field(1e-2, gt=0, le=1.0)
     input_noise: float = Field(
         0.1, gt=0, le=1, description="Std of the Gaussian noise of the noisy run (pixels in [0, 1])"

@@ -21,6 +21,10 @@ const EXPERIMENT_RATES = {
   distill: (p) => 3 + 0.0016 * p.train_images * p.epochs,  // 63 s for 1000 images x 40 epochs, both students
   evaluate: (p) => 4 + 0.09 * p.images * (p.methods ?? []).length,  // 14 s for 40 images x 4 methods
   fewshot: (p) => 2 + 0.058 * (p.test_images + 10 * p.shots) * (p.size / 224) ** 2,  // 14.4 s at 224 px
+  // s per image-epoch of a student; the third student also trains on the transfer set
+  distill_transfer: (p) => 5 + 0.0016 * p.seeds * p.epochs * (3 * p.train_images + p.transfer_images + p.augmented_copies * p.train_images),
+  // training both networks, then per ε FGSM (2 passes) and PGD (steps + 1) on the test images
+  noise_robustness: (p) => 3 + p.seeds * 2 * 0.0016 * (p.epochs * p.train_images + (p.epsilons ?? []).length * (p.pgd_steps + 3) * p.test_images),
 };
 
 // Named presets: the measured defaults, or a quick try with a fifth of the images and epochs
@@ -56,6 +60,9 @@ function labChart(data, layout) {
 
 const epochs = (values) => values.map((_, index) => index + 1);
 
+// A spread over seeds (app/shapes/seeds.py) as "57.0 ± 1.2 %".
+const meanSd = (spread) => `${(100 * spread.mean).toFixed(1)} ± ${(100 * spread.sd).toFixed(1)} %`;
+
 // Each experiment's report as tables and charts; an experiment without a drawing here shows its
 // report's top-level numbers (drawReport).
 const DRAW = {
@@ -79,6 +86,34 @@ const DRAW = {
         { x: epochs(report.distilled_curves.validation_accuracy), y: report.distilled_curves.validation_accuracy, name: "student, distilled", mode: "lines+markers" },
         { x: epochs(report.from_labels_curves.validation_accuracy), y: report.from_labels_curves.validation_accuracy, name: "student, labels only", mode: "lines+markers" },
       ], { title: { text: "Student validation accuracy per epoch" }, xaxis: { title: { text: "epoch" } }, yaxis: { range: [0, 1] } }),
+    ];
+  },
+  distill_transfer(report) {
+    const rows = report.arms.map((arm) => [arm.title, arm.images_per_epoch.toLocaleString(), meanSd(arm.test_accuracy), arm.test_accuracy.values.map((v) => percent(v)).join(", "), `${arm.seconds.toFixed(0)} s`]);
+    const gain = report.gain;
+    const verdict = gain.mean - gain.sd > 0 ? "ahead by more than the seed spread" : gain.mean > 0 ? "ahead on average, within the seed spread" : "not ahead";
+    return [
+      table(["student (equal size and epochs)", "images per epoch", "test accuracy (mean ± sd)", "per seed", "training time"], rows),
+      element("p", { text: `Teacher: ${percent(report.teacher_accuracy)} on the same test images. With the transfer set the student is ${verdict}: ${(100 * gain.mean).toFixed(1)} ± ${(100 * gain.sd).toFixed(1)} points over labels only, paired by seed (seeds ${report.seeds.join(", ")}).` }),
+      labChart([
+        { type: "bar", name: "mean ± sd", x: report.arms.map((a) => a.title), y: report.arms.map((a) => a.test_accuracy.mean), error_y: { type: "data", array: report.arms.map((a) => a.test_accuracy.sd), visible: true } },
+        { type: "scatter", mode: "markers", name: "one seed", x: report.arms.flatMap((a) => a.test_accuracy.values.map(() => a.title)), y: report.arms.flatMap((a) => a.test_accuracy.values), marker: { color: "#222", size: 7 } },
+      ], { title: { text: "Student test accuracy, by what it learned from" }, yaxis: { range: [0, 1], title: { text: "test accuracy" } }, showlegend: true }),
+      element("p", { text: "Bars: mean test accuracy over the seeds, whiskers one standard deviation; dots: each seed; the first bar is the control (labels only)." }),
+    ];
+  },
+  noise_robustness(report) {
+    const eps = report.epsilons.map((e) => `${Math.round(255 * e)}/255`);
+    const rows = report.runs.flatMap((run) => run.curves.map((curve) => [run.name, curve.attack.toUpperCase(), meanSd(run.clean_accuracy), ...curve.success_rate.map(meanSd)]));
+    const traces = report.runs.flatMap((run, index) => run.curves.map((curve) => ({
+      x: report.epsilons.map((e) => Math.round(255 * e)), y: curve.success_rate.map((r) => r.mean), name: `${run.name}, ${curve.attack.toUpperCase()}`, mode: "lines+markers",
+      line: { dash: index === 0 ? "dash" : "solid" }, marker: { symbol: curve.attack === "pgd" ? "square" : "circle" },
+      error_y: { type: "data", array: curve.success_rate.map((r) => r.sd), visible: true },
+    })));
+    return [
+      table(["model", "attack", "clean accuracy", ...eps.map((e) => `ε = ${e}`)], rows),
+      labChart(traces, { title: { text: "Attack success rate against ε" }, xaxis: { title: { text: "ε (in 1/255 of the pixel range)" }, type: "log", tickvals: report.epsilons.map((e) => Math.round(255 * e)) }, yaxis: { range: [0, 1], title: { text: "success rate" } } }),
+      element("p", { text: "Share of test images whose predicted class the attack changes, mean over the seeds with one standard deviation; dashed: the control trained without noise." }),
     ];
   },
   evaluate(report) {
