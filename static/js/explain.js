@@ -8,21 +8,26 @@ import {
   bindActivity, bindDisplay, displayQuery, fillColormaps, legendOf, methodCheckboxes, overlayQuery, Pane,
   readDisplay, refreshPanes, restoreDisplay, tickedMethods,
 } from "./panes.js";
+import { clearGroundTruth, fillShapesGallery, shapesSampleOf, showGroundTruth } from "./ground_truth.js";
 import { attachScorecard, VERDICT_WORDS } from "./scorecard.js";
+import { entropyOf, logProbabilities, softmaxAt } from "./softmax.js";
 import { picture } from "./story.js";
-import { bindClassSearch, query, setUp, showPredictions, state, writeQuery } from "./workspace.js";
+import { bindClassSearch, pickSample, query, setUp, showPredictions, state, writeQuery } from "./workspace.js";
 
 const panesElement = document.getElementById("panes");
 const methodsElement = document.getElementById("methods");
 const targetInfo = document.getElementById("target-info");
 const predictionsElement = document.getElementById("predictions");
 const consensusLine = document.getElementById("consensus");
+const temperatureInput = document.getElementById("temperature");
+const temperatureLine = document.getElementById("temperature-entropy");
 const panes = new Map();  // method -> Pane
 const params = new Map();  // method -> parameters the user set
 const waiting = new Map();  // pane -> [view, method]: scorecards start once every map is done
 let methods = [];
 let target = null;  // null = the top-1 class
 let consensusToken = 0;
+let allLogs = null;  // every class's log-probability for the current image: the temperature's input
 
 async function main() {
   methods = await api("/api/methods");
@@ -35,6 +40,7 @@ async function main() {
   bindDisplay(() => { writeQuery(displayQuery()); refreshPanes(panes.values()); });
   bindActivity();
   bindClassSearch(document.getElementById("class-search"), retarget);
+  temperatureInput.addEventListener("input", () => { if (state.image) drawTopFive(); });
   document.getElementById("report").addEventListener("click", downloadReport);
   await setUp({
     // A restored image keeps the class the URL named; a new one (or a model change) starts at top-1.
@@ -44,18 +50,52 @@ async function main() {
       return explainImage();
     },
     storySlides: explanationStory,
+    // A Shapes model: the gallery offers the lab's test images (with their masks).
+    modelChanged: () => fillShapesGallery(state.model, pickSample).catch((error) => showError(error.message)),
   });
+  await fillShapesGallery(state.model, pickSample);
 }
 
 async function explainImage() {
+  allLogs = null;
   drawTopFive();
+  loadAllProbabilities().catch((error) => showError(error.message));
   syncPanes({ rerun: true });
+}
+
+// Every class's probability (the top-5 chart's temperature needs the whole softmax).
+async function loadAllProbabilities() {
+  const image = state.image;
+  const count = Math.min(1000, state.labels.length);
+  const view = await api(`/api/images/${image.id}?model=${encodeURIComponent(state.model)}&top=${count}`);
+  if (image !== state.image) return;
+  allLogs = logProbabilities(view.predictions, state.labels.length);
+  drawTopFive();
+}
+
+// The top 5 at the chosen temperature T (display only: the maps keep their class) and the
+// entropy of softmax(z / T): T > 1 flattens the distribution, T < 1 sharpens it.
+function tempered(top) {
+  const t = 2 ** Number(temperatureInput.value);
+  temperatureInput.setAttribute("aria-valuetext", `T = ${t.toFixed(2)}`);
+  if (!allLogs) {
+    temperatureLine.textContent = `T = ${t.toFixed(2)}`;
+    return top;
+  }
+  const probabilities = softmaxAt(allLogs, t);
+  const entropy = entropyOf(probabilities);
+  temperatureLine.dataset.temperature = t;
+  temperatureLine.dataset.entropy = entropy;
+  temperatureLine.textContent = `T = ${t.toFixed(2)}: entropy of the softmax ${entropy.toFixed(3)} nats `
+    + `(at T = 1: ${entropyOf(softmaxAt(allLogs, 1)).toFixed(3)}; all classes equal: ${Math.log(allLogs.length).toFixed(3)}). `
+    + "Display only: the maps keep their class.";
+  return top.map((p) => ({ ...p, probability: probabilities[p.index] }));
 }
 
 function drawTopFive() {
   const top = state.image.predictions;
   const chosen = target ?? top[0].index;
-  showPredictions(predictionsElement, top, { onPick: retarget, highlight: chosen });
+  showPredictions(predictionsElement, tempered(top), { onPick: retarget, highlight: chosen });
   const label = state.labels[chosen];
   const known = top.find((p) => p.index === chosen);
   targetInfo.textContent = `Explaining “${label}”` + (known ? ` (${percent(known.probability, 0)})` : "")
@@ -110,10 +150,14 @@ async function start(pane) {
     target, params: params.get(pane.method) ?? {},
   };
   updateConsensus();
+  clearGroundTruth(pane);
   const result = await pane.run(body, state.image.view_url);
   if (result) {
     refreshPanes(panes.values());
     updateConsensus();
+    // A Shapes test image: the shape's outline over the map, its pointing-game hit and mass inside.
+    const sample = shapesSampleOf(state.sample, state.image);
+    if (sample) showGroundTruth(pane, sample).catch((error) => showError(error.message));
   }
   startScorecards();
 }
