@@ -11,6 +11,7 @@ from PIL import Image
 
 from app.api.deps import WorkspaceDep, png_response
 from app.api.jobs import started_response
+from app.api.pages import NAV
 from app.audit import store
 from app.audit.job import AuditRequest, start_audit
 from app.errors import BadParameter
@@ -71,9 +72,11 @@ def read_class_images(
     workspace: WorkspaceDep,
     role: Annotated[str, Query(pattern="^(label|prediction)$")] = "label",
     limit: Annotated[int, Query(ge=1, le=store.MAX_LISTED)] = 60,
+    predicted: Annotated[int | None, Query(ge=0)] = None,
 ) -> dict[str, Any]:
-    """The images labelled (or predicted) as one class: mistakes first, then by confidence."""
-    return store.class_images(workspace.settings, audit_id, class_index, role, limit)
+    """The images labelled (or predicted) as one class, or (`predicted`) one confusion's:
+    mistakes first, then by confidence."""
+    return store.class_images(workspace.settings, audit_id, class_index, role, limit, predicted)
 
 
 def _preprocessing(workspace: WorkspaceDep, audit_id: str) -> Any:
@@ -115,4 +118,5 @@ def explain_audit_image(
     query = {"image": stored.id, "model": report["model"]}
     if target is not None:
         query["class"] = str(target)
-    return RedirectResponse(f"/explain?{urlencode(query)}", status_code=303)
+    explain = next(entry.path for entry in NAV if entry.name == "explain")
+    return RedirectResponse(f"{explain}?{urlencode(query)}", status_code=303)

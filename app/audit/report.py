@@ -89,6 +89,7 @@ def build_report(
         "scored": int(ok.sum()),
         "skipped": skipped,
         "classes": len(label_names),
+        "label_names": list(label_names),
     }
     entropy_order = np.argsort(-image_entropy, kind="stable")[:LISTED]
     report["highest_entropy"] = [

@@ -105,10 +105,16 @@ def _table(path: str, modified: int) -> dict[str, list[Any]]:
 
 
 def class_images(
-    settings: Settings, audit_id: str, class_index: int, role: str = "label", limit: int = 60
+    settings: Settings,
+    audit_id: str,
+    class_index: int,
+    role: str = "label",
+    limit: int = 60,
+    predicted: int | None = None,
 ) -> dict[str, Any]:
-    """Images whose label (`role` label) or prediction (`role` prediction) is `class_index`,
-    mistakes first, then by confidence; at most `limit` (MAX_LISTED)."""
+    """Images whose label (`role` label) or prediction (`role` prediction) is `class_index`
+    (and, given `predicted`, predicted as that class: one confusion), mistakes first, then by
+    confidence; at most `limit` (MAX_LISTED)."""
     if role not in ("label", "prediction"):
         raise BadParameter("role: label or prediction")
     report = read_audit(settings, audit_id)
@@ -116,9 +122,12 @@ def class_images(
         raise BadParameter(f"class: 0 to {report['classes'] - 1}")
     path = audit_folder(settings, audit_id) / "images.parquet"
     table = _table(str(path), path.stat().st_mtime_ns)
+    names = report.get("label_names") or [str(i) for i in range(report["classes"])]
     rows = []
     for index, value in enumerate(table[role]):
         if value != class_index or table["prediction"][index] is None:
+            continue
+        if predicted is not None and table["prediction"][index] != predicted:
             continue
         rows.append(
             {
@@ -127,6 +136,7 @@ def class_images(
                 "label": table["label"][index],
                 "label_name": table["label_name"][index],
                 "prediction": table["prediction"][index],
+                "prediction_name": names[table["prediction"][index]],
                 "confidence": round(float(table["confidence"][index]), 6),
                 "correct": table["label"][index] == table["prediction"][index],
             }
@@ -249,10 +259,15 @@ def compare_audits(settings: Settings, first_id: str, second_id: str) -> dict[st
         return None if a is None or b is None else round(b - a, 6)
 
     classes = []
-    for a, b in zip(first["per_class"], second["per_class"], strict=True):
-        row: dict[str, Any] = {"class": a["class"], "label": a["label"], "support": a["support"]}
+    a_rows = {row["class"]: row for row in first["per_class"]}
+    b_rows = {row["class"]: row for row in second["per_class"]}
+    for index in sorted(set(a_rows) | set(b_rows)):
+        a, b = a_rows.get(index, {}), b_rows.get(index, {})
+        either = a or b
+        row: dict[str, Any] = {"class": index, "label": either["label"]}
+        row["support"] = either["support"]  # the same images: the same support
         for key in ("precision", "recall", "f1", "mean_confidence"):
-            row[key] = [a[key], b[key], delta(a[key], b[key])]
+            row[key] = [a.get(key, 0.0), b.get(key, 0.0), delta(a.get(key, 0.0), b.get(key, 0.0))]
         classes.append(row)
     headline: dict[str, Any] = {}
     for key in ("accuracy", "top5"):

@@ -64,6 +64,15 @@ def test_class_images_are_the_parquet_rows(client: TestClient, audited: Settings
     for row in found["images"]:
         assert row["prediction"] == table[row["index"]]["prediction"]
     assert client.get(f"/api/audits/{FIRST}/classes/99").status_code == 422
+    wrong = next(row for row in table if row["label"] != row["prediction"])
+    pair = client.get(
+        f"/api/audits/{FIRST}/classes/{wrong['label']}?predicted={wrong['prediction']}"
+    ).json()
+    assert {row["index"] for row in pair["images"]} == {
+        i
+        for i, row in enumerate(table)
+        if (row["label"], row["prediction"]) == (wrong["label"], wrong["prediction"])
+    }
 
 
 def test_pictures_and_the_explain_link(client: TestClient, audited: Settings) -> None:
@@ -85,7 +94,7 @@ def test_pictures_and_the_explain_link(client: TestClient, audited: Settings) ->
     opened = client.get(f"/api/audits/{FIRST}/images/3/explain?class=2", follow_redirects=False)
     assert opened.status_code == 303
     location = opened.headers["location"]
-    assert location.startswith("/explain?image=") and "class=2" in location
+    assert location.startswith("/?image=") and "class=2" in location
     image_id = location.split("image=")[1].split("&")[0]
     view = client.get(f"/api/images/{image_id}?model={MODEL}")
     assert view.status_code == 200, view.text
