@@ -8,6 +8,7 @@ from app.compress import (  # noqa: F401  (each module registers its recipe)
     prune_channels,
     prune_iterative,
     prune_magnitude,
+    simulated_quant,
 )
 from app.compress.base import RECIPES, CompressedModel, CompressionData, Recipe
 from app.compress.runs import CompressionRun, RunParams, compress, run_comparison

@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from app.compress.calibration import Scheme, entropy_range, grid, mse_range
+
 __all__ = [
     "FAKE_QUANTIZATION",
     "CalibrationRule",
@@ -24,12 +26,13 @@ __all__ = [
     "fake_quantize",
     "layer_inputs",
     "quantizable_layers",
+    "quantize_inputs",
     "strip_fake_quantization",
     "uint8_grid",
 ]
 
-CalibrationRule = Literal["minmax", "percentile"]
-_SAMPLE = 200_000  # values kept per layer and batch for the percentile rule
+CalibrationRule = Literal["minmax", "percentile", "mse", "entropy"]
+_SAMPLE = 200_000  # values kept per layer and batch for the rules that look at the values
 FAKE_QUANTIZATION = "fake_quantization"
 """The attribute of a twin that says how it was made (fake_quantize's arguments, as JSON
 values), so a saved variant's twin can be rebuilt from its float weights (app/compress/saved.py)."""
@@ -74,7 +77,9 @@ def activation_ranges(
     names: set[str] | None = None,
 ) -> dict[str, tuple[float, float]]:
     """(low, high) of each quantizable layer's input over `pixels`: the extremes ("minmax", no
-    saturation) or the (100 - p, p) percentiles ("percentile", saturating the rare outliers)."""
+    saturation), the (100 - p, p) percentiles ("percentile", saturating the rare outliers), the
+    least-squared-error or least-KL-divergence range ("mse", "entropy": app/compress/calibration.py)
+    of a sample of the values that keeps each batch's extremes."""
     generator = np.random.default_rng(0)
     lows: dict[str, float] = {}
     highs: dict[str, float] = {}
@@ -84,19 +89,27 @@ def activation_ranges(
             flat = values.float().cpu().numpy().ravel()
             lows[name] = min(lows.get(name, np.inf), float(flat.min()))
             highs[name] = max(highs.get(name, -np.inf), float(flat.max()))
-            if rule == "percentile":
+            if rule != "minmax":
+                extremes = flat[[flat.argmin(), flat.argmax()]]
                 if flat.size > _SAMPLE:
                     flat = generator.choice(flat, _SAMPLE, replace=False)
+                    if rule != "percentile":
+                        flat = np.concatenate([flat, extremes])
                 samples.setdefault(name, []).append(flat)
     if rule == "minmax":
         return {name: (lows[name], highs[name]) for name in lows}
     ranges = {}
     for name, parts in samples.items():
         collected = np.concatenate(parts)
-        ranges[name] = (
-            float(np.percentile(collected, 100 - percentile)),
-            float(np.percentile(collected, percentile)),
-        )
+        if rule == "mse":
+            ranges[name] = mse_range(collected)
+        elif rule == "entropy":
+            ranges[name] = entropy_range(collected)
+        else:
+            ranges[name] = (
+                float(np.percentile(collected, 100 - percentile)),
+                float(np.percentile(collected, percentile)),
+            )
     return ranges
 
 
@@ -128,27 +141,18 @@ def fake_quantize(
     per_channel: bool,
     layers: set[str] | None = None,
     activations: bool = True,
+    scheme: Scheme = "affine",
 ) -> nn.Module:
     """A copy of `module` whose quantizable layers (or those in `layers`) compute with
-    fake-quantized weights and inputs. `module` is not modified."""
+    fake-quantized weights and inputs (8 bits on the `scheme` grid: uint8 with a zero point, or
+    int8 scale only). `module` is not modified."""
     twin = copy.deepcopy(module)
     for name, layer in quantizable_layers(twin):
         if layers is not None and name not in layers:
             continue
         parametrize.register_parametrization(layer, "weight", _FakeQuantizedWeight(per_channel))
         if activations and name in ranges:
-            scale, zero = uint8_grid(*ranges[name])
-
-            def hook(
-                _: nn.Module,
-                inputs: tuple[torch.Tensor, ...],
-                scale: float = scale,
-                zero: int = zero,
-            ) -> tuple[torch.Tensor, ...]:
-                quantized = torch.fake_quantize_per_tensor_affine(inputs[0], scale, zero, 0, 255)
-                return (quantized, *inputs[1:])
-
-            layer.register_forward_pre_hook(hook)
+            quantize_inputs(layer, *ranges[name], scheme)
     setattr(
         twin,
         FAKE_QUANTIZATION,
@@ -157,9 +161,24 @@ def fake_quantize(
             "per_channel": per_channel,
             "layers": None if layers is None else sorted(layers),
             "activations": activations,
+            "scheme": scheme,
         },
     )
     return twin
+
+
+def quantize_inputs(
+    layer: nn.Module, low: float, high: float, scheme: Scheme = "affine", bits: int = 8
+) -> None:
+    """Round `layer`'s input to `bits` bits over [low, high] on each forward pass (a forward
+    pre-hook; gradients pass straight through inside the range)."""
+    scale, zero, q_min, q_max = grid(low, high, bits, scheme)
+
+    def hook(_: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        quantized = torch.fake_quantize_per_tensor_affine(inputs[0], scale, zero, q_min, q_max)
+        return (quantized, *inputs[1:])
+
+    layer.register_forward_pre_hook(hook)
 
 
 def strip_fake_quantization(twin: nn.Module) -> nn.Module:

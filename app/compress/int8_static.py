@@ -1,8 +1,10 @@
 """Static int8 post-training quantization with ONNX Runtime (QDQ): convolutions and the
 classifier in int8, with per-channel or per-tensor weight scales and activation ranges
-calibrated on images by min/max (no saturation) or a percentile (saturating the outliers, like
-TensorRT's clipping calibrators). With `recovery_epochs`, quantization-aware recovery: the
-fake-quantized twin is distilled from the original, then quantized again."""
+calibrated on images by min/max (no saturation), a percentile or the least KL divergence
+(entropy, TensorRT's rule: both saturate the outliers), on a uint8 grid with a zero point
+(affine) or an int8 grid with scale only (symmetric). With `recovery_epochs`,
+quantization-aware recovery: the fake-quantized twin is distilled from the original, then
+quantized again."""
 
 import time
 from typing import Literal
@@ -12,6 +14,7 @@ from torch import nn
 
 from app.compress._variants import as_variant, editable_copy, top1_agreement
 from app.compress.base import RECIPES, CompressedModel, CompressionData, Recipe, Recovery
+from app.compress.calibration import SCHEMES, Scheme
 from app.compress.fake_quant import activation_ranges, fake_quantize, strip_fake_quantization
 from app.compress.measure import agreement, logits_of
 from app.compress.onnx_int8 import initializer_elements, quantize_static
@@ -25,8 +28,18 @@ __all__ = ["StaticInt8", "StaticInt8Params"]
 
 class StaticInt8Params(RecoveryParams):
     per_channel: bool = Field(True, description="One weight scale per output channel")
-    calibration: Literal["minmax", "percentile"] = Field(
-        "minmax", description="minmax: no saturation; percentile: clip the rare outliers"
+    calibration: Literal["minmax", "percentile", "entropy"] = Field(
+        "minmax",
+        description="minmax: no saturation; percentile: clip the rare outliers; entropy: the "
+        "range whose 8-bit rounding loses the least information (KL divergence, TensorRT's rule)",
+    )
+    scheme: Scheme = Field(
+        "affine",
+        description="The activations' grid. affine: "
+        + SCHEMES["affine"]
+        + ". symmetric: "
+        + SCHEMES["symmetric"]
+        + ". Weights are symmetric int8 either way",
     )
     percentile: float = Field(99.99, ge=90.0, le=100.0, description="For the percentile rule")
     calibration_images: int = Field(32, ge=1, le=2000, description="Calibration images used")
@@ -65,12 +78,13 @@ class StaticInt8(Recipe):
                 params.per_channel,
                 params.calibration,
                 params.percentile,
+                params.scheme,
             )
             return int8, ranges
 
         artifact, ranges = quantized(network)
         forward = onnx_runtime_forward(artifact)
-        twin = fake_quantize(network, ranges, params.per_channel)
+        twin = fake_quantize(network, ranges, params.per_channel, scheme=params.scheme)
         progress(1, 3)
         recovery = None
         if params.recovery_epochs:
@@ -80,7 +94,7 @@ class StaticInt8(Recipe):
             network = strip_fake_quantization(twin)
             artifact, ranges = quantized(network)
             forward = onnx_runtime_forward(artifact)
-            twin = fake_quantize(network, ranges, params.per_channel)
+            twin = fake_quantize(network, ranges, params.per_channel, scheme=params.scheme)
             recovery = Recovery(
                 epochs=params.recovery_epochs,
                 seconds=time.perf_counter() - started,

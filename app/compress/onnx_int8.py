@@ -14,6 +14,7 @@ import numpy as np
 import onnx
 import torch
 
+from app.compress.calibration import Scheme
 from app.compress.fake_quant import CalibrationRule
 
 __all__ = ["initializer_elements", "quantize_dynamic", "quantize_static"]
@@ -49,9 +50,12 @@ def quantize_static(
     per_channel: bool,
     rule: CalibrationRule,
     percentile: float = 99.99,
+    scheme: Scheme = "affine",
 ) -> bytes:
     """int8 QDQ ONNX bytes of the float ONNX `model`, activations calibrated on `calibration`
-    by `rule` ("minmax": no saturation; "percentile": clip at the p-th percentile)."""
+    by `rule` ("minmax": no saturation; "percentile": clip at the p-th percentile; "entropy":
+    ONNX Runtime's KL-divergence calibrator, 128 bins) on the `scheme` grid ("affine": uint8
+    with a zero point; "symmetric": int8, scale only). ONNX Runtime has no MSE rule."""
     from onnxruntime.quantization import (
         CalibrationMethod,
         QuantFormat,
@@ -60,8 +64,14 @@ def quantize_static(
     from onnxruntime.quantization import quantize_static as ort_quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    method = CalibrationMethod.MinMax if rule == "minmax" else CalibrationMethod.Percentile
-    extra = {"CalibPercentile": percentile} if rule == "percentile" else {}
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+        "entropy": CalibrationMethod.Entropy,
+    }
+    extra: dict[str, object] = {"CalibPercentile": percentile} if rule == "percentile" else {}
+    if scheme == "symmetric":
+        extra["ActivationSymmetric"] = True
     with tempfile.TemporaryDirectory() as folder, _quiet():
         source, prepared, output = (Path(folder) / n for n in ("f.onnx", "p.onnx", "q.onnx"))
         source.write_bytes(model)
@@ -72,9 +82,9 @@ def quantize_static(
             _Reader(calibration),
             quant_format=QuantFormat.QDQ,
             per_channel=per_channel,
-            activation_type=QuantType.QUInt8,
+            activation_type=QuantType.QUInt8 if scheme == "affine" else QuantType.QInt8,
             weight_type=QuantType.QInt8,
-            calibrate_method=method,
+            calibrate_method=methods[rule],
             extra_options=extra,
         )
         return output.read_bytes()

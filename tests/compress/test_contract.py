@@ -72,6 +72,7 @@ def test_registry_holds_every_recipe_in_menu_order(tiny: LoadedModel, data) -> N
         "prune_channels",
         "prune_iterative",
         "prune_magnitude",
+        "simulated_quant",
     ]
     with pytest.raises(UnknownRecipe, match="int8_static"):
         compress(tiny, "int8_statik", {}, data)
