@@ -20,7 +20,6 @@ import os
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ __all__ = [
     "unknown_model",
     "user_model_files",
     "write_builtin_listing",
+    "write_method_listing",
 ]
 
 GROUPS = ("built-in", "yours", "lab", "compressed")
@@ -48,6 +48,8 @@ LAB_PREFIX = "shapes/"
 COMPRESSED_PREFIX = "compressed/"
 _USER_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _TORCHVISION = "torchvision/"
+# By path: importlib.resources.files("app.zoo") would import app.zoo, and so torch.
+_BUILTIN_LISTING = Path(__file__).parent / "zoo" / "builtin_models.json"
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class CatalogEntry:
 
 @cache
 def _builtin_listing() -> tuple[dict[str, Any], ...]:
-    text = files("app.zoo").joinpath("builtin_models.json").read_text(encoding="utf-8")
+    text = _BUILTIN_LISTING.read_text(encoding="utf-8")
     return tuple(json.loads(text))
 
 
@@ -260,32 +262,29 @@ def file_stamp(settings: Settings, name: str) -> float | None:
         return -1.0
 
 
-def unknown_model(name: str, settings: Settings) -> UnknownModel:
-    """The did-you-mean error for `name`, with every group's models."""
+def unknown_model(name: str, settings: Settings, hint: str = "") -> UnknownModel:
+    """The did-you-mean error for `name`, with every group's models (and `hint`)."""
     from difflib import get_close_matches
 
     entries = catalog(settings)
     names = [entry.name for entry in entries] + architectures()
     close = [item for item in names if item.endswith("/" + name)]
     close = close or get_close_matches(name, names, n=3, cutoff=0.6)
-    hint = f"did you mean {' or '.join(dict.fromkeys(close))}? " if close else ""
+    said = [f"did you mean {' or '.join(dict.fromkeys(close))}?"] if close else []
+    said += [hint] if hint else []
     groups = []
     for group in GROUPS:
         members = [entry.name for entry in entries if entry.group == group]
-        shown = ", ".join(members[:5]) + (
-            f" and {len(members) - 5} more" if len(members) > 5 else ""
-        )
-        groups.append(f"{group}: {shown or 'none yet'}")
-    return UnknownModel(
-        f"unknown model {name!r}; {hint}the models here are {'; '.join(groups)} "
-        "(lantern models lists them)"
-    )
+        more = f" and {len(members) - 5} more" if len(members) > 5 else ""
+        groups.append(f"{group}: {', '.join(members[:5]) + more or 'none yet'}")
+    said.append(f"the models here are {'; '.join(groups)}")
+    return UnknownModel(f"unknown model {name!r}; {' '.join(said)} (lantern models lists them)")
 
 
 def write_builtin_listing() -> Path:
     """Write app/zoo/builtin_models.json from the model registry (imports torch)."""
     listing = builtin_listing_now()
-    path = Path(str(files("app.zoo").joinpath("builtin_models.json")))
+    path = _BUILTIN_LISTING
     path.write_text(json.dumps(listing, indent=1) + "\n", encoding="utf-8")
     return path
 
@@ -332,5 +331,15 @@ def builtin_listing_now() -> list[dict[str, Any]]:
     return listing
 
 
-if __name__ == "__main__":
+def write_method_listing() -> Path:
+    """Write app/cli/methods.json, what `lantern methods` prints, from the registries."""
+    from app.cli.catalog import method_listing_now
+
+    path = Path(__file__).parent / "cli" / "methods.json"
+    path.write_text(json.dumps(method_listing_now(), indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":  # after adding a model, method or attack: python -m app.catalog
     print(write_builtin_listing())
+    print(write_method_listing())

@@ -12,6 +12,7 @@ from app.api import (
     images,
     jobs,
     lab,
+    models,
     pages,
     reports,
     trust,
@@ -20,7 +21,18 @@ from app.api import (
 __all__ = ["api_router", "pages_router"]
 
 api_router = APIRouter(prefix="/api")
-for _module in (audit, catalog, compress, feature_visualisation, images, jobs, lab, reports, trust):
+for _module in (
+    audit,
+    catalog,
+    compress,
+    feature_visualisation,
+    images,
+    jobs,
+    lab,
+    models,
+    reports,
+    trust,
+):
     api_router.include_router(_module.router)
 
 pages_router = APIRouter()

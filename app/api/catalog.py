@@ -9,21 +9,52 @@ from fastapi import APIRouter, Response
 from app.api.deps import WorkspaceDep, png_response
 from app.api.schemas import CatalogEntry, MethodOrAttackEntry, ModelView, SampleView
 from app.attacks import ATTACKS, Attack
+from app.catalog import CatalogEntry as ModelEntry
+from app.catalog import catalog
 from app.explain import METHODS, Method
 from app.imaging import SAMPLES, sample_image
 from app.imaging.overlay import colormap_anchors
 from app.imaging.samples import CAPTIONS
 from app.layers import spatial_convs
+from app.workspace import Workspace
 from app.zoo import MODELS, get_spec
 
-__all__ = ["catalog_entry", "description_of", "router"]
+__all__ = ["catalog_entry", "description_of", "model_view", "router"]
 
 router = APIRouter(tags=["catalog"])
 _THUMBNAIL = 160
 
 
+def model_view(entry: ModelEntry, workspace: Workspace) -> ModelView:
+    """A catalog entry as the API shows it; what it cannot run once it is loaded."""
+    pool = workspace.models
+    unsupported = None
+    if pool.is_loaded(entry.name):
+        model = pool.get(entry.name)
+        reasons = {method.name: method.supports(model) for method in METHODS}
+        unsupported = {name: reason for name, reason in reasons.items() if reason is not None}
+    return ModelView(
+        name=entry.name,
+        description=entry.description,
+        default=entry.name == workspace.settings.default_model,
+        loaded=pool.is_loaded(entry.name),
+        weights=entry.source,
+        group=entry.group,
+        title=entry.title,
+        architecture=entry.architecture,
+        classes=entry.classes,
+        parameters=entry.parameters,
+        bytes=entry.bytes,
+        engine=entry.engine,
+        gradient_engine=entry.gradient_engine,
+        unsupported=unsupported,
+    )
+
+
 @router.get("/models")
 def list_models(workspace: WorkspaceDep) -> list[ModelView]:
+    """Every model that can be used here, group by group: built-in, yours, lab, compressed
+    (torchvision architectures without weights here are GET /api/architectures)."""
     settings = workspace.settings
     views = []
     for name in workspace.models.preloaded:
@@ -37,26 +68,18 @@ def list_models(workspace: WorkspaceDep) -> list[ModelView]:
                 weights=model.weights,
             )
         )
-    for spec in MODELS:
-        if spec.name not in workspace.models.preloaded:
-            views.append(
-                ModelView(
-                    name=spec.name,
-                    description=spec.description,
-                    default=spec.name == settings.default_model,
-                    loaded=workspace.models.is_loaded(spec.name),
-                    weights=spec.weights_source(settings),
-                )
-            )
+    for entry in catalog(settings):
+        if entry.name not in workspace.models.preloaded:
+            views.append(model_view(entry, workspace))
     return views
 
 
 @router.get("/models/{name:path}/classes")
 def list_classes(name: str, workspace: WorkspaceDep) -> list[str]:
     """The class names, by index."""
-    if name in workspace.models.preloaded or workspace.models.is_loaded(name):
-        return workspace.models.get(name).labels
-    return get_spec(name).labels()
+    if name in MODELS and not workspace.models.is_loaded(name):
+        return get_spec(name).labels()  # without loading its weights
+    return workspace.models.get(name).labels
 
 
 @router.get("/models/{name:path}/layers")

@@ -322,6 +322,7 @@ class BodyLimit:
         self.limits = {
             "/api/images": settings.max_image_bytes + _MULTIPART_OVERHEAD,
             "/api/compress/datasets": settings.max_dataset_bytes + _MULTIPART_OVERHEAD,
+            "/api/models": settings.max_weights_bytes + 2 * _MULTIPART_OVERHEAD,  # + labels
             # a page's report carries its pictures as data URLs
             "/api/reports/page": settings.max_image_bytes,
         }

@@ -88,6 +88,19 @@ class ModelView(BaseModel):
     default: bool
     loaded: bool
     weights: str = Field(description="Where the weights come from (a file name, never a path)")
+    group: str = Field("built-in", description="built-in, yours, lab or compressed")
+    title: str | None = None
+    architecture: str | None = None
+    classes: int | None = None
+    parameters: int | None = Field(None, description="Parameters (non-zero ones of a variant)")
+    bytes: int | None = Field(None, description="Size of its weights file")
+    engine: str | None = Field(None, description="What forward passes run on")
+    gradient_engine: str | None = Field(
+        None, description="What gradient methods differentiate, when not the same network"
+    )
+    unsupported: dict[str, str] | None = Field(
+        None, description="Methods it cannot run, with why (known once it is loaded)"
+    )
 
     @field_validator("weights")
     @classmethod

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import torch
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from app.cli._commands import Commands
+from app.cli._settings import settings_of
 from app.errors import BadParameter
 from app.imaging import read_image, sample_image
 from app.imaging.samples import SAMPLES
-from app.settings import Settings, get_settings
+from app.settings import Settings
 from app.zoo import LoadedModel, load_model
 
 __all__ = [
@@ -113,30 +114,6 @@ def add_field_option(parser: argparse.ArgumentParser, model: type[BaseModel], na
     parser.add_argument(
         _option_name(name), type=kind, help=f"{field.description} (default {default})"
     )
-
-
-def _describe(error: ValidationError, name: Callable[[str], str]) -> str:
-    """One line per bad setting, named as the user set it (`name(field)`)."""
-    return "; ".join(
-        f"{name(str(issue['loc'][0]))}: {issue['msg'].removeprefix('Value error, ')}"
-        for issue in error.errors()
-    )
-
-
-def settings_of(args: argparse.Namespace) -> Settings:
-    """The settings from the environment, with --device when given; a bad value is one line
-    naming the variable or the option it came from."""
-    try:
-        settings = get_settings()
-    except ValidationError as error:
-        raise BadParameter(_describe(error, lambda field: f"LANTERN_{field.upper()}")) from None
-    device = getattr(args, "device", None)
-    if device:
-        try:
-            settings = Settings(**{**settings.model_dump(), "device": device})
-        except ValidationError as error:
-            raise BadParameter(_describe(error, lambda field: f"--{field}")) from None
-    return settings
 
 
 def load_image_and_model(args: argparse.Namespace) -> tuple[LoadedModel, torch.Tensor]:

@@ -122,7 +122,8 @@ def _load_lab_model(
     # Any model file the lab wrote (student-from-labels, ...) loads as its teacher or student.
     written = re.fullmatch(r"[a-z0-9_-]{1,64}", trained) and model_path(settings, trained).is_file()
     if trained not in known and not written:
-        raise unknown_model(name, settings)
+        names = ", ".join(LAB_PREFIX + item for item in known)
+        raise unknown_model(name, settings, f"the Shapes lab's models are {names};")
     _no_files(name, weights, labels, "the lab's trained model")
     return load_trained(settings, cast(Trained, trained))
 
