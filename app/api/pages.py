@@ -113,6 +113,24 @@ def lab_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
 
 plain_page("/compress", "compress", "Compress")
 plain_page("/audit", "audit", "Audit")
+plain_page("/concepts", "concepts", "Concepts")
+
+
+@router.get("/concepts/{model:path}/{layer}/{channel:int}", response_class=HTMLResponse)
+def concept_channel_page(
+    request: Request, workspace: WorkspaceDep, model: str, layer: str, channel: int
+) -> HTMLResponse:
+    """A channel's stable, linkable page. The model name may hold '/' (shapes/teacher): the
+    path's last two parts are the layer (no '/' in layer names) and the channel."""
+    return _page(
+        request,
+        workspace,
+        "concepts",
+        "concepts/channel.html",
+        model=model,
+        layer=layer,
+        channel=channel,
+    )
 
 
 @router.get("/docs", response_class=HTMLResponse)
