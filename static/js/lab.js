@@ -24,6 +24,10 @@ const EXPERIMENT_RATES = {
   // s per image-epoch of a student; the third student also trains on the transfer set
   distill_transfer: (p) => 5 + 0.0016 * p.seeds * p.epochs * (3 * p.train_images + p.transfer_images + p.augmented_copies * p.train_images),
   // training both networks, then per ε FGSM (2 passes) and PGD (steps + 1) on the test images
+  // two students per seed (the docs' student rate: 0.0008 s per image-epoch each, not re-measured)
+  calibration: (p) => 3 + 0.0016 * p.seeds * p.epochs * p.train_images,
+  // two students per seed, then two maps per method, image and comparison (0.1 s each, a guess)
+  random_labels: (p) => 3 + 0.0016 * p.seeds * p.epochs * p.train_images + 0.2 * Math.min(2, p.seeds) * p.images * (p.methods ?? []).length,
   noise_robustness: (p) => 3 + p.seeds * 2 * 0.0016 * (p.epochs * p.train_images + (p.epsilons ?? []).length * (p.pgd_steps + 3) * p.test_images),
 };
 
@@ -107,13 +111,13 @@ const DRAW = {
     const rows = report.runs.flatMap((run) => run.curves.map((curve) => [run.name, curve.attack.toUpperCase(), meanSd(run.clean_accuracy), ...curve.success_rate.map(meanSd)]));
     const traces = report.runs.flatMap((run, index) => run.curves.map((curve) => ({
       x: report.epsilons.map((e) => Math.round(255 * e)), y: curve.success_rate.map((r) => r.mean), name: `${run.name}, ${curve.attack.toUpperCase()}`, mode: "lines+markers",
-      line: { dash: index === 0 ? "dash" : "solid" }, marker: { symbol: curve.attack === "pgd" ? "square" : "circle" },
+      line: { dash: index === 0 ? "dash" : "solid", color: curve.attack === "pgd" ? "#c2410c" : "#1d4ed8" }, marker: { symbol: curve.attack === "pgd" ? "square" : "circle" },
       error_y: { type: "data", array: curve.success_rate.map((r) => r.sd), visible: true },
     })));
     return [
       table(["model", "attack", "clean accuracy", ...eps.map((e) => `ε = ${e}`)], rows),
       labChart(traces, { title: { text: "Attack success rate against ε" }, xaxis: { title: { text: "ε (in 1/255 of the pixel range)" }, type: "log", tickvals: report.epsilons.map((e) => Math.round(255 * e)) }, yaxis: { range: [0, 1], title: { text: "success rate" } } }),
-      element("p", { text: "Share of test images whose predicted class the attack changes, mean over the seeds with one standard deviation; dashed: the control trained without noise." }),
+      element("p", { text: "Share of test images whose predicted class the attack changes, mean over the seeds with one standard deviation; blue FGSM, orange PGD; dashed: the control trained without noise." }),
     ];
   },
   evaluate(report) {
@@ -131,6 +135,59 @@ const DRAW = {
   },
   fewshot(report) {
     return [element("p", { text: `Examples per class: ${report.params.shots}, k = ${report.params.k}, on ${report.model}'s features: test accuracy ${percent(report.test_accuracy)} (${report.seconds.toFixed(1)} s).` })];
+  },
+  calibration(report) {
+    const kinds = [["plain", "labels (control)"], ["smoothed", `label smoothing ε = ${report.params.label_smoothing}`]];
+    const runsOf = (kind) => report.runs.filter((run) => (kind === "plain") === (run.label_smoothing === 0));
+    const spreadOf = (values) => `${values.mean.toFixed(3)} ± ${values.sd.toFixed(3)}`;
+    const rows = kinds.map(([kind, title]) => [title, meanSd(report.test_accuracy[kind]), meanSd(report.ece[kind]), spreadOf(report.nll[kind]), report.ece[kind].values.map((v) => percent(v)).join(", ")]);
+    // Every seed's test images pooled per kind: counts add up, confidence and accuracy weighted by them.
+    const pooled = (kind) => runsOf(kind)[0].bins.map((bin, b) => {
+      const parts = runsOf(kind).map((run) => run.bins[b]).filter((part) => part.count);
+      const count = parts.reduce((sum, part) => sum + part.count, 0);
+      const weighted = (key) => (count ? parts.reduce((sum, part) => sum + part[key] * part.count, 0) / count : null);
+      return { centre: (bin.lower + bin.upper) / 2, width: bin.upper - bin.lower, count, confidence: weighted("confidence"), accuracy: weighted("accuracy") };
+    });
+    const reliability = kinds.map(([kind, title]) => {
+      const filled = pooled(kind).filter((bin) => bin.count);
+      return { x: filled.map((bin) => bin.confidence), y: filled.map((bin) => bin.accuracy), name: title, mode: "lines+markers" };
+    });
+    reliability.push({ x: [0, 1], y: [0, 1], mode: "lines", name: "perfect calibration", line: { dash: "dot", color: "#5d667a" } });
+    const histogram = kinds.map(([kind, title]) => {
+      const bins = pooled(kind);
+      return { type: "bar", name: title, x: bins.map((bin) => bin.centre), y: bins.map((bin) => bin.count), width: bins[0].width / 2.2 };
+    });
+    const entropy = kinds.map(([kind, title]) => ({
+      x: report.temperatures, name: title, mode: "lines+markers",
+      y: report.temperatures.map((_, t) => runsOf(kind).reduce((sum, run) => sum + run.entropy[t], 0) / runsOf(kind).length),
+    }));
+    entropy.push({ x: report.temperatures, y: report.temperatures.map(() => report.max_entropy), name: "all classes equal (log 10)", mode: "lines", line: { dash: "dot", color: "#5d667a" } });
+    return [
+      table(["student", "test accuracy (mean ± sd)", "ECE, 15 bins (mean ± sd)", "NLL", "ECE per seed"], rows),
+      labChart(reliability, { title: { text: "Reliability diagram (test images of every seed)" }, xaxis: { title: { text: "confidence" }, range: [0, 1] }, yaxis: { title: { text: "accuracy" }, range: [0, 1] } }),
+      element("p", { text: "Accuracy against confidence in 15 equal-width bins: on the diagonal the confidence can be taken at its word; below it the model is over-confident." }),
+      labChart(histogram, { title: { text: "Confidence histogram" }, barmode: "group", xaxis: { title: { text: "confidence of the top class" }, range: [0, 1] }, yaxis: { title: { text: "images" } } }),
+      element("p", { text: "How many test images each student scored at each confidence; label smoothing moves mass away from 100 %." }),
+      labChart(entropy, { title: { text: "Entropy of softmax(z / T)" }, xaxis: { title: { text: "temperature T" }, type: "log" }, yaxis: { title: { text: "mean entropy (nats)" }, rangemode: "tozero" } }),
+      element("p", { text: "Mean entropy of the softmax of the test logits divided by T, over the seeds: a higher temperature flattens the distribution towards all classes equal." }),
+    ];
+  },
+  random_labels(report) {
+    const similarity = (values, metric) => (values ? values[metric].toFixed(2) : "—");
+    return [
+      table(["student", "train accuracy (mean ± sd)", "test accuracy (mean ± sd)"], [
+        ["random labels (train: the labels it learnt)", meanSd(report.train_accuracy), meanSd(report.test_accuracy)],
+        ["true labels (control)", meanSd(report.control_train_accuracy), meanSd(report.control_test_accuracy)],
+      ]),
+      element("p", { text: `Chance is ${percent(report.chance, 0)}. The bogus model is saved as ${report.model}: the data-randomisation reference of the sanity check for the lab's student (Explain page, lantern sanity --random-labels-weights).` }),
+      table(["method", "rank r of |map| to the bogus model's", "to another honest model's", "SSIM to the bogus model's", "to another honest model's"],
+        report.methods.map((m) => [methodTitle(m.method), similarity(m.to_random_labels, "spearman_abs"), similarity(m.to_other_seed, "spearman_abs"), similarity(m.to_random_labels, "ssim"), similarity(m.to_other_seed, "ssim")])),
+      labChart([
+        { type: "bar", name: "to the bogus model's map", x: report.methods.map((m) => methodTitle(m.method)), y: report.methods.map((m) => m.to_random_labels.spearman_abs) },
+        { type: "bar", name: "to another honest model's map (control)", x: report.methods.map((m) => methodTitle(m.method)), y: report.methods.map((m) => m.to_other_seed?.spearman_abs ?? null) },
+      ], { title: { text: "How alike the honest model's maps are (rank r of |map|)" }, barmode: "group", yaxis: { range: [-0.2, 1], title: { text: "rank correlation" } } }),
+      element("p", { text: "Mean over the test images: a method that explains what the model learnt gives maps unlike the bogus model's (a low first bar) while two honest models agree more (the second bar)." }),
+    ];
   },
 };
 
