@@ -28,6 +28,7 @@ __all__ = [
     "sample_scores",
     "shapes_image",
     "shapes_sample",
+    "shows_sample",
 ]
 
 PREFIX = "shapes-"
@@ -86,6 +87,14 @@ def _runs(line: np.ndarray) -> list[tuple[int, int]]:
     edges = np.diff(np.concatenate([[0], line.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     return [(int(s), int(e - s)) for s, e in zip(starts, ends, strict=True)]
+
+
+def shows_sample(pixels: np.ndarray, drawn: ShapeSample) -> bool:
+    """Whether (3, H, W) pixels in [0, 1] (an explanation's input) are this sample's image; True
+    for another size (a model that resizes it: nothing to compare pixel by pixel)."""
+    if pixels.shape != (3, *drawn.mask.shape):
+        return True
+    return bool(np.abs(pixels.transpose(1, 2, 0) * 255 - drawn.image).max() <= 1.0)
 
 
 def sample_scores(attribution: np.ndarray, mask: np.ndarray) -> dict[str, float | bool]:

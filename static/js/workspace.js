@@ -198,10 +198,14 @@ async function fillSamples() {
     const button = element("button", { type: "button", className: "sample", title: `Sample photo: ${sample.name}. ${sample.caption}` });
     button.dataset.name = sample.name;
     button.append(element("img", { src: sample.thumbnail_url, alt: `Sample photo: ${sample.name}` }), element("span", { className: "sample-caption", text: sample.caption }));
-    button.addEventListener("click", () => upload(() =>
-      api(`/api/images/samples/${sample.name}?model=${encodeURIComponent(state.model)}`, { method: "POST" }), sample.name));
+    button.addEventListener("click", () => pickSample(sample.name));
     gallery.append(button);
   }
+}
+
+// Open a sample by name (a gallery photo, or a Shapes test image "shapes-N") as the current image.
+export function pickSample(name) {
+  return upload(() => api(`/api/images/samples/${encodeURIComponent(name)}?model=${encodeURIComponent(state.model)}`, { method: "POST" }), name);
 }
 
 function setUpUploader() {
