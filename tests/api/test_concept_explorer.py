@@ -1,16 +1,19 @@
-"""POST /api/concepts/visualisations: a job whose image is served and cached (also across a
-restart), bad requests refused before a job is queued."""
+"""The concept explorer's API: the stored index read back (index, a channel, its crops, also for a
+model name with '/'), feature visualisation jobs whose image is served and cached (also across a
+restart), a channel's map on an image; bad requests refused before a job is queued."""
 
 import io
 
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from app.concepts.index import build_index, index_folder, write_index
 from app.main import create_app
 from app.settings import Settings
 from app.zoo import LoadedModel, load_model
 from app.zoo.pool import ModelPool
 from tests.api.helpers import png_bytes, upload, wait_job
+from tests.models import tiny_pixels
 
 _BODY = {"layer": "conv2", "channel": 3, "size": 32, "steps": 3, "jitter": 2}
 
@@ -74,3 +77,24 @@ def test_a_channel_map_on_an_uploaded_image(client: TestClient) -> None:
             client.get("/api/concepts/channel-map.png", params={**query, **bad}).status_code
             == status
         )
+
+
+def test_the_stored_index_read_back(
+    client: TestClient, api_settings: Settings, tiny_model: LoadedModel
+) -> None:
+    images = [(f"image {seed}", tiny_pixels(seed)) for seed in range(5)]
+    index = build_index(tiny_model, images, ["conv2"], top=3, data="test images")
+    for name in ("tiny", "shapes/teacher"):  # stored under a file-safe name, read by its own
+        write_index(index, index_folder(api_settings, name))
+        read = client.get("/api/concepts/index", params={"model": name})
+        assert read.status_code == 200 and read.json()["layers"]["conv2"]["channels"] == 16
+    query = {"model": "shapes/teacher", "layer": "conv2", "channel": 7}
+    details = client.get("/api/concepts/channel", params=query).json()
+    assert details["exemplars"] == index["layers"]["conv2"]["exemplars"]["7"]
+    assert len(details["exemplars"]) == 3 and sum(details["histogram"]["counts"]) == 5
+    crop = client.get("/api/concepts/crop.png", params={**query, "rank": 2})
+    assert crop.status_code == 200 and crop.content.startswith(b"\x89PNG")
+    for bad in ({"rank": 3}, {"channel": 16, "rank": 0}, {"layer": "conv1", "rank": 0}):
+        assert client.get("/api/concepts/crop.png", params={**query, **bad}).status_code == 404
+    assert client.get("/api/concepts/channel", params={**query, "channel": 16}).status_code == 404
+    assert client.get("/api/concepts/index", params={"model": "other"}).status_code == 404

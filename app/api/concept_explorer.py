@@ -1,6 +1,8 @@
-"""What the concept explorer draws beyond the channel index: feature visualisations of a channel
-or a class (app/concepts/feature_visualisation.py) as cancellable jobs with their cached images,
-and a channel's map on an uploaded image (app/concepts/channel_map.py)."""
+"""What the concept explorer's pages read: the stored channel index (app/concepts/index.py: the
+index, one channel's details, its crops; a model name may hold '/', so it is a query parameter),
+feature visualisations of a channel or a class (app/concepts/feature_visualisation.py) as
+cancellable jobs with their cached images, and a channel's map on an uploaded image
+(app/concepts/channel_map.py). Building an index is the engine's job (app/api/concepts.py)."""
 
 from typing import Annotated, Any
 
@@ -12,11 +14,13 @@ from app.api.deps import WorkspaceDep, png_response
 from app.api.jobs import started_response
 from app.concepts.channel_map import channel_map
 from app.concepts.feature_visualisation import FeatureVisualisation
+from app.concepts.index import channel_details, crop_path, read_index
 from app.concepts.visualisation_job import (
     FeatureVisualisationRequest,
     start_feature_visualisation,
     visualisation_png,
 )
+from app.errors import UnknownAsset
 from app.imaging import Display, render_map
 from app.jobs.kinds import job_kind
 from app.workspace import Workspace
@@ -61,6 +65,42 @@ class FeatureVisualisationView(BaseModel):
             cached=result.cached,
             image_url=f"/api/concepts/visualisations/{result.key}.png",
         )
+
+
+_Model = Annotated[str, Query(max_length=200, description="A model name (may hold '/')")]
+_Layer = Annotated[str, Query(max_length=200)]
+_Channel = Annotated[int, Query(ge=0, le=100_000)]
+
+
+@router.get("/index")
+def read_concept_index(model: _Model, workspace: WorkspaceDep) -> dict[str, Any]:
+    """The model's channel index (index.json): its data, and per layer the channel count and
+    each channel's exemplars (image, box, value); 404 when the model has none yet."""
+    index = read_index(workspace.settings, model)
+    if index is None:
+        raise UnknownAsset(f"{model} has no concept index yet (build one on /concepts)")
+    return index
+
+
+@router.get("/channel")
+def read_concept_channel(
+    model: _Model, layer: _Layer, channel: _Channel, workspace: WorkspaceDep
+) -> dict[str, Any]:
+    """One channel's page data: exemplars, activation histogram, the classes drawing on it."""
+    return channel_details(workspace.settings, model, layer, channel)
+
+
+@router.get("/crop.png", response_class=FileResponse)
+def read_concept_crop(
+    model: _Model,
+    layer: _Layer,
+    channel: _Channel,
+    rank: Annotated[int, Query(ge=0, le=100)],
+    workspace: WorkspaceDep,
+) -> FileResponse:
+    """Exemplar `rank` (0: the strongest) of a channel, cut to its box."""
+    path = crop_path(workspace.settings, model, layer, channel, rank)
+    return FileResponse(path, media_type="image/png")
 
 
 @router.post("/visualisations", status_code=201)
