@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from app.compress._variants import editable_copy
-from app.compress.fake_quant import activation_ranges, layer_inputs, quantizable_layers, uint8_grid
+from app.compress.calibration import entropy_range, mse_range
+from app.compress.fake_quant import activation_ranges, layer_inputs, quantizable_layers
 from app.compress.measure import agreement, kl_divergence, logits_of
 from app.compress.pruning import apply_masks, magnitude_masks
 from app.errors import BadParameter
@@ -113,7 +114,8 @@ def activation_histogram(
         "percentile": activation_ranges(model.module, pixels, "percentile", percentile, {layer})[
             layer
         ],
-        "mse": _mse_range(values),
+        "mse": mse_range(values),
+        "entropy": entropy_range(values),
     }
     return ActivationHistogram(
         layer=layer,
@@ -121,19 +123,3 @@ def activation_histogram(
         counts=[int(c) for c in counts],
         ranges=ranges,
     )
-
-
-def _mse_range(values: np.ndarray, candidates: int = 64) -> tuple[float, float]:
-    """The clipping range (low kept at the minimum) whose uint8 rounding has the least mean
-    squared error on `values` (a sample of 200 000 of them)."""
-    sample = np.random.default_rng(0).choice(values, min(values.size, 200_000), replace=False)
-    low, high = float(sample.min()), float(sample.max())
-    best, best_error = (low, high), np.inf
-    for fraction in np.linspace(0.05, 1.0, candidates):
-        top = low + (high - low) * fraction
-        scale, zero = uint8_grid(low, top)
-        rounded = (np.clip(np.round(sample / scale) + zero, 0, 255) - zero) * scale
-        error = float(np.mean((rounded - sample) ** 2))
-        if error < best_error:
-            best, best_error = (low, float(top)), error
-    return best

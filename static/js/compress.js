@@ -121,6 +121,9 @@ function variantEditor(preset) {
     fields = schemaFields(recipe.params_schema, { values });
     holder.replaceChildren(...fields.labels);
     about.textContent = firstSentence(recipe.description);
+    // A recipe with a choice of quantization grid shows the grids' formulas, not only a tooltip.
+    const grids = recipe.params_schema.properties?.scheme?.description;
+    if (grids) holder.append(element("p", { className: "muted formula", text: grids }));
     const changed = variantName({ recipe: recipe.name, params: fields.changed(), name: recipe.title });
     summary.textContent = changed === recipe.title ? "Settings (the recipe's defaults)" : `Settings: ${changed.slice(recipe.title.length + 2, -1)}`;
   };
@@ -293,12 +296,19 @@ function charts(run) {
     const h = run.histogram;
     const centres = h.counts.map((_, i) => (h.edges[i] + h.edges[i + 1]) / 2);
     const top = Math.max(...h.counts);
-    const colours = { minmax: "#d62728", percentile: "#2ca02c", mse: "#9467bd" };
-    const lines = Object.entries(h.ranges).flatMap(([rule, [low, high]]) => [low, high].map((x, i) => ({
-      x: [x, x], y: [0.5, top], mode: "lines", name: rule, legendgroup: rule, showlegend: i === 0, line: { color: colours[rule], dash: rule === "minmax" ? "solid" : "dash" },
+    const colours = { minmax: "#d62728", percentile: "#2ca02c", mse: "#9467bd", entropy: "#ff7f0e" };
+    const dashes = ["solid", "dash", "dot", "dashdot"];
+    const lines = Object.entries(h.ranges).flatMap(([rule, [low, high]], r) => [low, high].map((x, i) => ({
+      x: [x, x], y: [0.5, top], mode: "lines", name: rule, legendgroup: rule, showlegend: i === 0, line: { color: colours[rule], dash: dashes[r % dashes.length] },
     })));
-    nodes.push(compressChart([{ type: "bar", x: centres, y: h.counts, name: "values", marker: { color: "#888" } }, ...lines],
-      { title: { text: `Activations entering ${h.layer}, with each calibration rule's range` }, yaxis: { type: "log", title: { text: "count" } }, xaxis: { title: { text: "value" } } }));
+    const figure = element("figure", { className: "compress-histogram" });
+    const ranges = Object.entries(h.ranges).map(([rule, [low, high]]) => `${rule} ${number(low)} … ${number(high)}`).join(", ");
+    figure.append(
+      compressChart([{ type: "bar", x: centres, y: h.counts, name: "values", marker: { color: "#888" } }, ...lines],
+        { title: { text: `Activations entering ${h.layer}, with each calibration rule's range` }, yaxis: { type: "log", title: { text: "count" } }, xaxis: { title: { text: "value" } } }),
+      element("figcaption", { className: "caption", text: `Grey bars count the values entering ${h.layer} over the calibration images (log scale); each pair of lines is the range a calibration rule keeps before rounding to 256 levels, and values outside it saturate (${ranges}).` }),
+    );
+    nodes.push(figure);
   }
   return nodes;
 }
@@ -361,7 +371,7 @@ async function downloadRunReport(button) {
     }
   }
   sections.push(...[...results.querySelectorAll(".js-plotly-plot")].map((plot) => ({
-    heading: plot.layout?.title?.text ?? "Chart", figures: [{ source: plot, alt: plot.layout?.title?.text ?? "chart" }],
+    heading: plot.layout?.title?.text ?? "Chart", figures: [{ source: plot, alt: plot.layout?.title?.text ?? "chart", caption: plot.closest("figure")?.querySelector("figcaption")?.textContent ?? "" }],
   })));
   if (state.image && run.image_id === state.image.id) sections.unshift(imageSection(state.image));
   await downloadPageReport({

@@ -25,7 +25,11 @@ def test_recipes_options_and_layers_are_listed(client) -> None:
     recipes = client.get("/api/compress/recipes").json()
     assert [r["name"] for r in recipes] == RECIPES.names()
     static = next(r for r in recipes if r["name"] == "int8_static")
-    assert static["params_schema"]["properties"]["calibration"]["enum"] == ["minmax", "percentile"]
+    assert static["params_schema"]["properties"]["calibration"]["enum"] == [
+        "minmax",
+        "percentile",
+        "entropy",
+    ]
     assert "ONNX Runtime" in static["description"]
     options = client.get("/api/compress/run-params").json()
     assert options["defaults"]["methods"] == ["occlusion", "saliency", "grad_cam"]

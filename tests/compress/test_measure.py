@@ -63,7 +63,7 @@ def test_histogram_counts_every_value_and_draws_each_rule(tiny: LoadedModel, eva
     low, high = histogram.ranges["minmax"]
     assert (low, high) == pytest.approx((float(inputs.min()), float(inputs.max())))
     assert histogram.edges[0] == pytest.approx(low) and histogram.edges[-1] == pytest.approx(high)
-    for rule in ("percentile", "mse"):
+    for rule in ("percentile", "mse", "entropy"):
         assert low - 1e-6 <= histogram.ranges[rule][0] <= histogram.ranges[rule][1] <= high + 1e-6
     with pytest.raises(BadParameter, match="not a convolution"):
         activation_histogram(tiny, "network.nothing", evaluation.calibration)
