@@ -28,6 +28,7 @@ from app.errors import BadParameter
 from app.explain import METHODS
 from app.imaging import Display, pixels_to_image, render_map
 from app.jobs.queue import JobStatus
+from app.shapes.gallery import verdict_line
 from app.trust import FaithfulnessResult, RandomizationResult
 from app.trust.verdict import faithfulness_verdict, sanity_verdict
 from app.workspace import Workspace
@@ -227,6 +228,7 @@ def build_report(
                     f"{probability * 100:.0f} % probability.",
                     f"{result.seconds:.2f} s on {result.device} ({result.engine}).",
                     *result.warnings,
+                    *filter(None, [verdict_line(image.name, result.input, result.attribution)]),
                 ],
                 parameters=describe_params(result.params),
                 verdicts=verdicts.get(_map_key(job.request), []),

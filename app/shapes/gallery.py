@@ -29,6 +29,7 @@ __all__ = [
     "shapes_image",
     "shapes_sample",
     "shows_sample",
+    "verdict_line",
 ]
 
 PREFIX = "shapes-"
@@ -112,3 +113,21 @@ def sample_scores(attribution: np.ndarray, mask: np.ndarray) -> dict[str, float 
         "mass_inside": mass_inside(attribution, mask),
         "area_share": float(mask.mean()),
     }
+
+
+def verdict_line(name: str, pixels: np.ndarray, attribution: np.ndarray) -> str | None:
+    """The report's sentence for a map of the Shapes test image `name` (None for another image):
+    its pointing-game hit and mass inside the shape, against a uniform map's."""
+    if not is_shapes_sample(name):
+        return None
+    drawn = shapes_sample(name)
+    if not shows_sample(pixels, drawn):
+        return None
+    scores = sample_scores(attribution, drawn.mask)
+    where = "on" if scores["pointing_hit"] else "off"
+    return (
+        f"Ground truth (the {SHAPES[drawn.label]}'s exact mask): pointing game "
+        f"{'hit' if scores['pointing_hit'] else 'miss'} (the map's peak lies {where} the shape); "
+        f"{float(scores['mass_inside']):.0%} of its positive mass inside the shape (a map that "
+        f"knows nothing: {float(scores['area_share']):.0%})."
+    )

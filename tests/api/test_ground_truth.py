@@ -2,6 +2,7 @@
 a Shapes model only, a sample's outline is exactly its mask's boundary, and a map's pointing hit
 and mass inside match a brute-force count on the map the job returned."""
 
+import html
 import io
 import re
 
@@ -81,6 +82,19 @@ def test_a_shapes_model_gets_test_images_with_outline_and_scores(
     assert abs(scores["mass_inside"] - expected_mass) < 1e-6 and scores["method"] == "saliency"
     another = client.get("/api/shapes/samples/shapes-1/scores", params={"job_id": job["id"]})
     assert another.status_code == 422 and "another image" in another.json()["detail"]
+
+    # The page's report says the same under the map.
+    report = client.post(
+        "/api/reports",
+        json={"image_id": image.json()["id"], "model": STUDENT, "job_ids": [job["id"]]},
+    )
+    assert report.status_code == 200, report.text
+    text = html.unescape(report.text)
+    hit = (
+        "hit (the map's peak lies on" if scores["pointing_hit"] else "miss (the map's peak lies off"
+    )
+    assert f"Ground truth (the star's exact mask): pointing game {hit} the shape)" in text
+    assert f"{scores['mass_inside']:.0%} of its positive mass inside the shape" in text
 
 
 def test_bad_ground_truth_requests(client) -> None:
