@@ -40,7 +40,7 @@ def _table(run) -> str:
     original = run.rows[0]
     lines = [
         "| # | variant | engine | file MB | non-zero params | batch 1 ms | batch 8 ms"
-        " | speed-up (b8) | top-1 agreement | KL | "
+        " | speed-up (b8) | top-1 agreement (95 % interval) | KL | "
         + " | ".join(f"{m} ρ / top-10 %" for m in methods)
         + " | recovery (agreement before → after) | build s |",
         "|" + "---|" * (11 + len(methods)) + "---|",
@@ -64,6 +64,7 @@ def _table(run) -> str:
             f"| {index} | {row.name} | {row.engine} | {row.size_bytes / 1e6:.2f}"
             f" | {row.nonzero_parameters:,} | {row.latency_ms['batch1']:.1f}"
             f" | {row.latency_ms['batch8']:.1f} | {speedup:.2f}× | {row.top1_agreement:.1%}"
+            f" ({row.top1_agreement_interval[0]:.0%}–{row.top1_agreement_interval[1]:.0%})"
             f" | {row.kl_divergence:.3f} | {drift} | {recovery} | {row.build_seconds:.1f} |"
         )
     return "\n".join(lines)
