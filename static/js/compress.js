@@ -219,7 +219,7 @@ function verdictOf(run) {
   const lines = [];
   if (best) {
     const ratio = run.rows[0].size_bytes / best.size_bytes;
-    lines.push(`Best: ${variantName(best)}: ${ratio.toFixed(1)}× smaller, agrees with the original on ${percent(best.top1_agreement)} of the images`
+    lines.push(`Best: ${variantName(best)}: ${ratio.toFixed(1)}× smaller, agrees with the original on ${withInterval(best.top1_agreement, best.top1_agreement_interval)} of the images`
       + `${best.top1_agreement >= 0.9 ? "" : " (no variant reached 90 %)"}.`);
   }
   for (const row of collapsed) lines.push(`Collapsed: ${variantName(row)} agrees on only ${percent(row.top1_agreement)}: it no longer predicts what the model predicts.`);
