@@ -40,10 +40,13 @@ from app.settings import Settings
 from app.shapes import EXPERIMENTS, trained_fingerprint
 from app.shapes.fewshot import FewShotClassifier, FewShotResult
 from app.shapes.gallery import is_shapes_model, is_shapes_sample, shapes_image
+from app.shapes.random_labels import MODEL_NAME as RANDOM_LABELS
+from app.shapes.random_labels import reference_for
 from app.trust import (
     FaithfulnessResult,
     RandomizationResult,
     Removal,
+    data_randomization_test,
     faithfulness,
     randomization_test,
 )
@@ -161,13 +164,28 @@ class Workspace:
         """The model-randomisation test of one method's map, as a job."""
         model, subject, parsed = self._explained(subject)
         method, target = subject.method, subject.target
-        settings = {"method_params": parsed, "mode": mode, "steps": steps, "seed": seed}
+        settings: dict[str, Any] = {
+            "method_params": parsed,
+            "mode": mode,
+            "steps": steps,
+            "seed": seed,
+        }
+        # A Shapes student also gets the data randomisation test against the lab's bogus model.
+        reference = reference_for(self.settings, model.name)
+        if reference is not None:
+            written = trained_fingerprint(self.settings, (RANDOM_LABELS,))[RANDOM_LABELS]
+            settings["random_labels_model"] = [reference, written]
 
         def work(image: StoredImage, progress: Progress) -> RandomizationResult:
             pixels = image.model_view(model)
-            return randomization_test(
+            result = randomization_test(
                 model, pixels, method, target, parsed, mode, steps, seed, progress
             )
+            if reference is None:
+                return result
+            other = self.models.get(reference)
+            data = data_randomization_test(model, other, pixels, method, result.target, parsed)
+            return replace(result, data_randomization=data)
 
         return self._start("sanity", model, subject, settings, work, background=True)
 

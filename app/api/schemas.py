@@ -25,6 +25,7 @@ __all__ = [
     "CatalogEntry",
     "ConsensusRequest",
     "ConsensusView",
+    "DataRandomizationView",
     "ExplanationRequest",
     "ExplanationView",
     "FaithfulnessRequest",
@@ -303,6 +304,16 @@ class VerdictView(BaseModel):
     explainer: str = Field(description="What the test does, for 'what does this mean?'")
 
 
+class DataRandomizationView(BaseModel):
+    random_labels_model: str = Field(description="The model trained on randomly permuted labels")
+    target: int = Field(description="The class the explained model's map is for")
+    random_labels_target: int = Field(description="The bogus model's own top class")
+    similarity: dict[str, float] = Field(
+        description="Metric -> similarity of the two maps; a map that explains the model is "
+        "unlike the bogus model's (low)"
+    )
+
+
 @job_kind("sanity")
 class SanityView(BaseModel):
     method: str
@@ -317,6 +328,11 @@ class SanityView(BaseModel):
     seconds: float
     map_urls: list[str] = Field(description="The randomised maps, one PNG per step")
     verdict: VerdictView
+    data_randomization: DataRandomizationView | None = Field(
+        None,
+        description="The same method's map from a model trained on random labels (for a Shapes "
+        "student: shapes/random-labels, once the lab's random_labels experiment made it)",
+    )
 
     @classmethod
     def of(cls, job_id: str, result: RandomizationResult, workspace: Workspace) -> "SanityView":

@@ -22,7 +22,7 @@ from app.explain import METHODS
 from app.imaging import pixels_to_image
 from app.imaging.overlay import scale_map
 from app.trust import METRICS, data_randomization_test, faithfulness, randomization_test
-from app.zoo import load_model
+from app.zoo import LAB_PREFIX, LoadedModel, load_model
 
 __all__ = ["register"]
 
@@ -46,7 +46,8 @@ def register(commands: Commands) -> None:
         "--random-labels-weights",
         type=Path,
         help="also the data randomisation test: weights of the same architecture trained on "
-        "randomly permuted labels",
+        "randomly permuted labels (for shapes/student: the Shapes lab's random_labels experiment "
+        "writes DATA_DIR/shapes/random-labels.safetensors)",
     )
     sanity.set_defaults(run=_sanity)
 
@@ -64,6 +65,8 @@ def register(commands: Commands) -> None:
 def _sanity(args: argparse.Namespace) -> None:
     model, pixels = load_image_and_model(args)
     target = target_of(model, args.target)
+    # Loaded first: weights that don't fit fail before minutes of randomisation.
+    other = _random_labels_model(model, args) if args.random_labels_weights else None
     with progress_to(f"sanity of {args.method}") as progress:
         result = randomization_test(
             model,
@@ -77,8 +80,7 @@ def _sanity(args: argparse.Namespace) -> None:
             progress,
         )
     summary = result.summary()
-    if args.random_labels_weights:
-        other = load_model(model.name, settings_of(args), weights=args.random_labels_weights)
+    if other is not None:
         data = data_randomization_test(model, other, pixels, args.method, target, dict(args.param))
         summary["data_randomization"] = data
     if args.out:
@@ -104,6 +106,17 @@ def _sanity(args: argparse.Namespace) -> None:
             "against the model trained on random labels: "
             + ", ".join(f"{metric} {values[metric]:.3f}" for metric in METRICS)
         )
+
+
+def _random_labels_model(model: LoadedModel, args: argparse.Namespace) -> LoadedModel:
+    """`model`'s architecture with the --random-labels-weights (a Shapes lab model: its own
+    network with them, e.g. data_dir/shapes/random-labels.safetensors for shapes/student)."""
+    settings = settings_of(args)
+    if model.name.startswith(LAB_PREFIX):
+        from app.shapes.random_labels import load_random_labels_weights
+
+        return load_random_labels_weights(settings, model, args.random_labels_weights)
+    return load_model(model.name, settings, weights=args.random_labels_weights)
 
 
 def _faithfulness(args: argparse.Namespace) -> None:

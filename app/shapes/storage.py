@@ -1,6 +1,7 @@
 """Where the Shapes lab keeps its files: everything under `settings.data_dir / "shapes"`.
 
-- `NAME.safetensors`: a trained model (`teacher`, `student`, `student-from-labels`), written by
+- `NAME.safetensors`: a trained model (`teacher`, `student`, `student-from-labels`,
+  `random-labels`), written by
   the experiment that `makes` it and read by those that `need` it;
 - `NAME.json`: the last report of experiment NAME (the page shows it on load).
 """
@@ -31,7 +32,8 @@ __all__ = [
     "write_report",
 ]
 
-Trained = Literal["teacher", "student"]  # the trained models explain() can be pointed at
+# The trained models explain() can be pointed at; random-labels: the bogus model (random_labels.py)
+Trained = Literal["teacher", "student", "random-labels"]
 
 
 def _folder(settings: Settings) -> Path:

@@ -50,6 +50,9 @@ class RandomizationResult:
     passes: bool
     threshold: float
     seconds: float
+    # The data randomisation test against a model trained on random labels, when one was given:
+    # what data_randomization_test returns (the Shapes lab's bogus model for its students).
+    data_randomization: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         """Everything but the maps: what the JSON report and the API give."""
@@ -178,6 +181,7 @@ def data_randomization_test(
     original = explain(model, pixels, method, target, params)
     other = explain(random_labels_model, pixels, method, None, params)
     return {
+        "random_labels_model": random_labels_model.name,
         "target": original.target,
         "random_labels_target": other.target,
         "similarity": similarities(original.attribution, other.attribution),

@@ -143,6 +143,13 @@ function showSanity(result, line, chart, strip) {
   line.dataset.level = result.verdict.level;
   line.textContent = `Sanity check (${result.mode}): mean rank correlation with the original map `
     + `${result.mean_rank_correlation.toFixed(2)}, passing below ${result.threshold}.`;
+  const data = result.data_randomization;
+  if (data) {  // the data randomisation test: the same method on the model trained on random labels
+    line.dataset.randomLabelsSimilarity = data.similarity.spearman_abs;
+    line.append(` Against ${data.random_labels_model}, the same network trained on randomly permuted labels: `
+      + `rank correlation of |map| ${data.similarity.spearman_abs.toFixed(2)}, SSIM ${data.similarity.ssim.toFixed(2)} `
+      + "(a map that explains what the model learnt should differ from this bogus model's: low is good).");
+  }
   const names = { spearman_abs: "rank r of |map|", spearman: "rank r", ssim: "SSIM", hog: "HOG r" };
   draw(chart, Object.entries(result.similarity).map(([metric, values]) => ({
     x: result.steps, y: values, name: names[metric] ?? metric, type: "scatter", mode: "lines+markers",

@@ -29,6 +29,16 @@ _EXPERIMENTS = {
     "distill": {"epochs": 1, "train_images": 10, "test_images": 10, "width": 4},
     "evaluate": {"methods": ["saliency"], "images": 2},
     "fewshot": {"shots": 1, "test_images": 10, "size": 32},
+    "calibration": {"epochs": 1, "train_images": 10, "test_images": 10, "width": 4, "seeds": 1},
+    "random_labels": {
+        "epochs": 1,
+        "train_images": 10,
+        "test_images": 10,
+        "width": 4,
+        "seeds": 1,
+        "methods": ["saliency"],
+        "images": 1,
+    },
 }
 _COMPRESSION = {
     "variants": [{"recipe": "prune_magnitude", "params": {"recovery_epochs": 1}}],
