@@ -15,9 +15,10 @@ export const conceptApi = {
   index: (model) => `/api/concepts/index?${q({ model })}`,
   channel: (model, layer, channel) => `/api/concepts/channel?${q({ model, layer, channel })}`,
   crop: (model, layer, channel, rank) => `/api/concepts/crop.png?${q({ model, layer, channel, rank })}`,
-  build: "/api/concepts/indexes",
+  build: "/api/concepts/index",  // POST: the engine's index job
   map: (model, layer, channel, imageId, legend = true) => `/api/concepts/channel-map.png?${q({ model, layer, channel, image_id: imageId, legend })}`,
   visualise: "/api/concepts/visualisations",
+  breakdown: "/api/concepts/breakdown",
 };
 
 export const byId = (id) => document.getElementById(id);

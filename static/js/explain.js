@@ -8,6 +8,7 @@ import {
   bindActivity, bindDisplay, displayQuery, fillColormaps, legendOf, methodCheckboxes, overlayQuery, Pane,
   readDisplay, refreshPanes, restoreDisplay, tickedMethods,
 } from "./panes.js";
+import { showConcepts } from "./concept_pane.js";
 import { clearGroundTruth, fillShapesGallery, shapesSampleOf, showGroundTruth } from "./ground_truth.js";
 import { attachScorecard, VERDICT_WORDS } from "./scorecard.js";
 import { entropyOf, logProbabilities, softmaxAt } from "./softmax.js";
@@ -61,6 +62,7 @@ async function explainImage() {
   drawTopFive();
   loadAllProbabilities().catch((error) => showError(error.message));
   syncPanes({ rerun: true });
+  showConcepts(state.image, state.model, target);
 }
 
 // Every class's probability (the top-5 chart's temperature needs the whole softmax).
@@ -110,6 +112,7 @@ function retarget(index) {
   drawTopFive();
   predictionsElement.querySelector(`.row[data-index="${index}"]`)?.focus();
   syncPanes({ rerun: true });
+  showConcepts(state.image, state.model, target);
 }
 
 // Add panes for newly ticked methods, remove unticked ones; with rerun, restart every pane.
