@@ -242,11 +242,14 @@ def _measure(
     probes = probe.shape[0]
     pixels = probe.repeat(len(jobs), 1, 1, 1).requires_grad_(True)
     output = _stopped_at(model, module, pixels, grad=True)
-    total = output.new_zeros(())
+    mask = torch.zeros(output.shape[0], 1, *output.shape[2:], device=output.device)
     for number, (axis, line) in enumerate(jobs):
-        chunk = output[number * probes : (number + 1) * probes]
-        total = total + (chunk[:, :, line, :] if axis == "rows" else chunk[:, :, :, line]).sum()
-    (gradient,) = torch.autograd.grad(total, pixels)
+        chunk = mask[number * probes : (number + 1) * probes]
+        if axis == "rows":
+            chunk[:, :, line, :] = 1.0
+        else:
+            chunk[:, :, :, line] = 1.0
+    (gradient,) = torch.autograd.grad((output * mask).sum(), pixels)
     reach = gradient.abs().sum(dim=1).cpu()  # (batch, size, size)
     found: dict[str, dict[int, tuple[int, int]]] = {axis: {} for axis in lines}
     for number, (axis, line) in enumerate(jobs):
