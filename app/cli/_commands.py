@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "audit",
         "a dataset through a model: accuracy, calibration, label issues, shortcut evidence",
     ),
+    "concepts": (
+        "concepts",
+        "what channels respond to: channel index, concept breakdown, TCAV",
+    ),
 }
 
 
