@@ -7,6 +7,8 @@ module each, registered in EXPERIMENTS. Each writes its models and JSON report u
 - `distill`: a small student trained from the teacher's soft targets and from labels alone.
 - `evaluate`: pointing game and mass inside the mask per method, per trained model; cue conflict.
 - `fewshot`: k-nearest neighbours on the pretrained features, from a few examples per class.
+- `distill_transfer`: labels only vs distilled vs distilled with a transfer set, over seeds.
+- `noise_robustness`: FGSM and PGD success per ε, trained with and without input noise.
 - `calibration`: the student with and without label smoothing (ECE, reliability), temperature.
 - `random_labels`: the student on randomly permuted labels, the sanity check's bogus model.
 """
@@ -14,6 +16,7 @@ module each, registered in EXPERIMENTS. Each writes its models and JSON report u
 # Importing the experiment modules registers them, in the order menus show them.
 # isort: off
 from app.shapes import transfer, distill, evaluate, fewshot_experiment  # noqa: F401
+from app.shapes import distill_transfer, robustness  # noqa: F401
 from app.shapes import calibration_experiment, random_labels  # noqa: F401
 
 # isort: on
