@@ -114,6 +114,7 @@ def lab_page(request: Request, workspace: WorkspaceDep) -> HTMLResponse:
 plain_page("/compress", "compress", "Compress")
 plain_page("/audit", "audit", "Audit")
 plain_page("/concepts", "concepts", "Concepts")
+plain_page("/models", "models", "Models")
 
 
 @router.get("/concepts/{model:path}/{layer}/{channel:int}", response_class=HTMLResponse)

@@ -5,6 +5,7 @@
 
 import { api, clearError, showError } from "./api.js";
 import { element, percent } from "./dom.js";
+import { fillGroupedModels, showEngine } from "./model_menu.js";
 import { present } from "./story.js";
 
 const STORE = "lantern.image";
@@ -63,27 +64,9 @@ export async function setUp({ imageChanged, modelChanged, storySlides }) {
 }
 
 async function fillModels() {
-  const models = await api("/api/models");
-  const groups = new Map();
-  // Models without weights on this server stay out of the menu (unless one is chosen already);
-  // a note at the end counts them.
-  const missing = models.filter((m) => m.weights.startsWith("no weights") && m.name !== state.model);
-  for (const model of models) {
-    if (missing.includes(model)) continue;
-    const family = model.name.includes("/") ? model.name.split("/")[0] : "built in";
-    if (!groups.has(family)) groups.set(family, element("optgroup", { label: family }));
-    const option = new Option(model.name, model.name);
-    if (model.weights.startsWith("no weights")) option.textContent += " (no weights here)";
-    option.title = `${model.description} · ${model.weights}`;
-    groups.get(family).append(option);
-  }
-  modelSelect.replaceChildren(...groups.values());
-  if (missing.length) {
-    const note = new Option(`${missing.length} more need weights here (lantern models lists them)`, "");
-    note.disabled = true;
-    modelSelect.append(note);
-  }
+  const models = await fillGroupedModels(modelSelect);
   if (!models.some((m) => m.name === state.model)) state.model = document.body.dataset.defaultModel;
+  showEngine(models, state.model);
   modelSelect.value = state.model;
   modelSelect.addEventListener("change", async () => {
     const previous = state.model;
@@ -92,6 +75,7 @@ async function fillModels() {
       await loadLabels();
       if (state.image) await showImage(await api(`/api/images/${state.image.id}?model=${encodeURIComponent(state.model)}`), state.sample);
       sessionStorage.setItem("lantern.model", state.model);
+      showEngine(models, state.model);
       writeQuery({ model: state.model === document.body.dataset.defaultModel ? null : state.model });
       clearError();
       onModel();
