@@ -62,7 +62,7 @@ def breakdown(
         "class": chosen,
         "label": model.labels[chosen],
         "probability": probability,
-        "logit": float(logits[0, chosen]),
+        "logit": float(logits[0, chosen].detach()),
         "total": float(per_channel.sum()),
         "channels": [
             {

@@ -69,6 +69,15 @@ _COMPRESSION = {
 }
 
 _VISUALISATION = {"layer": "conv2", "channel": 0, "size": 32, "steps": 2}
+_CONCEPT_INDEX = {"data": "shapes:3", "layers": ["conv2"], "top": 1}
+_TCAV = {
+    "concept": "texture:dots",
+    "randoms": ["noise:1", "noise:2"],
+    "layers": ["conv3"],
+    "target": 1,
+    "inputs": "shapes:2",
+    "count": 3,
+}
 
 
 def _started(response: Any) -> str:
@@ -95,6 +104,15 @@ def _run_every_kind(client: TestClient) -> dict[str, list[str]]:
     for job_ids in ids.values():
         for job_id in job_ids:
             assert wait_job(client, job_id, timeout=120)["status"] == "done"
+    concept_jobs = {  # one at a time: the queue above is full
+        "concept_index": ("index", _CONCEPT_INDEX),
+        "concept_breakdown": ("breakdown", {"image_id": image, "layer": "conv3"}),
+        "tcav": ("tcav", _TCAV),
+    }
+    for kind, (path, body) in concept_jobs.items():
+        job_id = _started(client.post(f"/api/concepts/{path}", json=body))
+        assert wait_job(client, job_id, timeout=120)["status"] == "done", kind
+        ids[kind] = [job_id]
     for name, params in _EXPERIMENTS.items():
         job_id = _started(client.post(f"/api/lab/experiments/{name}", json=params))
         view = wait_job(client, job_id, timeout=300)
