@@ -50,6 +50,13 @@ class AuditParams(Params):
     engine: Literal["ray", "plain"] = Field("ray", description="Ray Data, or a plain loop")
     ray_address: str | None = Field(None, description="host:port of a running Ray cluster")
     workers: int = Field(1, ge=1, le=256, description="Scoring actors")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="torch threads per scoring actor (default: the machine's CPUs / workers on "
+        "a local Ray, 1 on a cluster)",
+    )
     limit: int | None = Field(None, ge=1, description="Audit only the first N images")
     seed: int = Field(0, ge=0, description="Seed of the calibration split and clustering")
     shard_size: int = Field(64, ge=1, le=100_000, description="Images per shard")
@@ -310,7 +317,12 @@ def score_shards(
 class _LiveProgress:
     """`OUT/progress.json` while scoring: images done of this run's, per worker (host:pid of
     each scoring actor), images/s and the ETA; the page polls it. Written at most once a second
-    (and at the end), atomically."""
+    (and at the end), atomically.
+
+    The actors stamp each batch with wall-clock start and end times, so the file also says how
+    long start-up took (Ray, the actors loading the model: until the first batch began) and the
+    scoring rate from the first batch's start to the last one's end, which Ray Data's buffering
+    of results towards the driver does not blur."""
 
     def __init__(self, out: Path, total: int, shards: int, workers: int) -> None:
         self.path = out / "progress.json"
@@ -320,21 +332,32 @@ class _LiveProgress:
         self.workers = workers
         self.done = 0
         self.per_worker: dict[str, int] = {}
-        self.started = time.monotonic()
+        self.started = time.time()
+        self.first_began: float | None = None
+        self.last_ended: float | None = None
         self.written = 0.0
 
     def add(self, batch: dict[str, np.ndarray]) -> None:
+        began, ended = batch.get("batch_began"), batch.get("batch_ended")
+        if began is not None and ended is not None and len(began):
+            first, last = float(np.min(began)), float(np.max(ended))
+            self.first_began = first if self.first_began is None else min(first, self.first_began)
+            self.last_ended = last if self.last_ended is None else max(last, self.last_ended)
         for worker in batch.get("worker", ["in-process"] * len(batch["key"])):
             self.per_worker[str(worker)] = self.per_worker.get(str(worker), 0) + 1
             self.done += 1
 
     def write(self, final: bool = False) -> None:
-        now = time.monotonic()
+        now = time.time()
         if not final and now - self.written < 1.0:
             return
         self.written = now
         elapsed = now - self.started
         rate = self.done / elapsed if elapsed > 0 and self.done else None
+        scoring = None
+        if self.first_began is not None and self.last_ended is not None:
+            span = self.last_ended - self.first_began
+            scoring = round(self.done / span, 3) if span > 0 else None
         remaining = self.total - self.done
         state = {
             "running": not final,
@@ -346,7 +369,11 @@ class _LiveProgress:
             "per_worker": dict(sorted(self.per_worker.items())),
             "seconds": round(elapsed, 3),
             "images_per_second": None if rate is None else round(rate, 3),
-            "eta_seconds": None if rate is None else round(remaining / rate, 1),
+            "eta_seconds": None if rate is None else round(remaining / (scoring or rate), 1),
+            "startup_seconds": None
+            if self.first_began is None
+            else round(max(0.0, self.first_began - self.started), 3),
+            "scoring_images_per_second": scoring,
         }
         _write_atomic(self.path, json.dumps(state).encode())
 
@@ -445,7 +472,9 @@ def _ray_session(
         context = DataContext.get_current()
         context.enable_progress_bars = False
         context.print_on_execution_start = False
-        threads = max(1, cpus // params.workers) if not params.ray_address else 1
+        threads = params.threads or (
+            max(1, cpus // params.workers) if not params.ray_address else 1
+        )
         blocks = min(200, max(1, len(rows) // params.batch_size))
         dataset: Any = ray.data.from_items(rows, override_num_blocks=blocks)
         dataset = dataset.map_batches(
@@ -459,7 +488,9 @@ def _ray_session(
             Scorer,
             batch_size=params.batch_size,
             batch_format="numpy",
-            compute=ActorPoolStrategy(size=params.workers),
+            # Two blocks queued per actor (Ray's default is 4): with few blocks per actor, a deep
+            # queue leaves one actor working through its backlog while the other idles at the end.
+            compute=ActorPoolStrategy(size=params.workers, max_tasks_in_flight_per_actor=2),
             fn_constructor_kwargs={"loader": loader, "methods": methods, "threads": threads},
             num_cpus=1,
         )

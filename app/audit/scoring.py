@@ -137,7 +137,8 @@ class Scorer:
 
     Out: key, error, logits (N, classes) float32 (NaN rows for errors), and per method m:
     `map__m` (N, R, R) float32 maps of the predicted class, `mass_inside__m`, `pointing__m`
-    (NaN without a mask), `border__m`, `corner__m`, `seconds__m`; mask_area (NaN without)."""
+    (NaN without a mask), `border__m`, `corner__m`, `seconds__m`; mask_area (NaN without);
+    worker (host:pid), batch_began and batch_ended (wall clock) for the run's progress."""
 
     def __init__(
         self, loader: ModelLoader, methods: dict[str, dict[str, Any]], threads: int
@@ -175,6 +176,7 @@ class Scorer:
         if ok.any():
             chosen = torch.from_numpy(np.flatnonzero(ok))
             logits[ok] = model.forward_logits(pixels[chosen]).float().cpu().numpy()
+        began = time.time()
         out: dict[str, np.ndarray] = {"key": batch["key"], "error": batch["error"]}
         out["worker"] = np.full(count, self.worker, dtype=object)
         out["logits"] = logits
@@ -205,4 +207,6 @@ class Scorer:
             out[f"corner__{name}"] = scores["corner"]
             out[f"seconds__{name}"] = np.full(count, seconds)
             out["mask_area"] = area
+        out["batch_began"] = np.full(count, began)  # wall clock: progress.json's scoring rate
+        out["batch_ended"] = np.full(count, time.time())
         return out

@@ -39,6 +39,7 @@ __all__ = [
 
 _ID = re.compile(r"^[0-9a-f]{24}$")
 MAX_LISTED = 200  # images per drill-down page
+MIN_PICTURE = 160  # maps are drawn at least this many pixels wide
 
 
 def audit_folder(settings: Settings, audit_id: str, finished: bool = True) -> Path:
@@ -232,6 +233,8 @@ def map_picture(
     maps = _maps(str(path), path.stat().st_mtime_ns)
     pixels, _ = image_pixels(settings, audit_id, index, preprocessing)
     stored = torch.from_numpy(np.asarray(maps[index], np.float32))[None, None]
+    scale = -(-MIN_PICTURE // pixels.shape[0])  # small inputs (Shapes: 64 px) drawn larger,
+    pixels = pixels.repeat(scale, axis=0).repeat(scale, axis=1)  # so the colour bar's words fit
     size = pixels.shape[:2]
     upsampled = torch.nn.functional.interpolate(stored, size=size, mode="bilinear")[0, 0]
     positive = np.clip(upsampled.numpy(), 0, None)

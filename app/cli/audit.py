@@ -32,7 +32,7 @@ def register(commands: Commands) -> None:
         help=f'comma-separated explanation methods, "" for none (default grad_cam; known: '
         f"{', '.join(METHODS.names())})",
     )
-    for name in ("ray_address", "workers", "limit", "seed", "engine", "shard_size"):
+    for name in ("ray_address", "workers", "threads", "limit", "seed", "engine", "shard_size"):
         add_field_option(audit, AuditParams, name)
     add_device(audit)
     audit.set_defaults(run=_audit)
@@ -43,7 +43,7 @@ def _audit(args: argparse.Namespace) -> None:
     values: dict[str, Any] = {"data": args.data, "model": args.model}
     if args.methods is not None:
         values["methods"] = [m.strip() for m in args.methods.split(",") if m.strip()]
-    for name in ("ray_address", "workers", "limit", "seed", "engine", "shard_size"):
+    for name in ("ray_address", "workers", "threads", "limit", "seed", "engine", "shard_size"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
     try:
