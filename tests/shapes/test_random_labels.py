@@ -28,10 +28,10 @@ def test_permuted_labels_keep_each_class_count_and_move_most_labels() -> None:
 
 
 def test_random_label_training_memorises_a_tiny_set() -> None:
-    pixels, labels = ShapesDataset(40, 32, seed=3).tensors()
+    pixels, labels = ShapesDataset(30, 24, seed=3).tensors()
     shuffled = permuted_labels(labels, seed=0)
-    test = ShapesDataset(200, 32, seed=3, offset=50_000).tensors()
-    params = TrainParams(epochs=40, learning_rate=1e-2, batch_size=20, weight_decay=0.0)
+    test = ShapesDataset(200, 24, seed=3, offset=50_000).tensors()
+    params = TrainParams(epochs=30, learning_rate=1e-2, batch_size=10, weight_decay=0.0)
     trained = train(ShapesStudent(8), (pixels, shuffled), (pixels[:10], shuffled[:10]), params)
     memorised = accuracy(trained.network, pixels, shuffled)
     tested = accuracy(trained.network, *test)
