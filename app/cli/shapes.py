@@ -16,11 +16,13 @@ from app.errors import BadParameter
 from app.params import parse_params
 from app.settings import Settings
 from app.shapes import EXPERIMENTS, SIZE, Experiment
+from app.shapes.calibration_experiment import CalibrationReport
 from app.shapes.dataset import Cue, ShapesDataset, export_folder
 from app.shapes.distill import DistillReport
 from app.shapes.distill_transfer import DistillTransferReport
 from app.shapes.evaluate import EvaluateReport
 from app.shapes.fewshot_experiment import FewShotReport
+from app.shapes.random_labels import RandomLabelsReport
 from app.shapes.robustness import NoiseRobustnessReport
 from app.shapes.seeds import Spread
 from app.shapes.storage import report_path
@@ -193,3 +195,35 @@ def _(report: EvaluateReport) -> None:
                 f"  {score.method:20s} {_percent(score.pointing_game)}      "
                 f"{_percent(score.mass_inside)}     {_percent(score.area_share)}"
             )
+
+
+@_print_report.register
+def _(report: CalibrationReport) -> None:
+    smoothing = report.params["label_smoothing"]
+    print("  student                      test acc % (mean ± sd)   ECE % (15 bins)")
+    for kind, title in (("plain", "labels (control)"), ("smoothed", f"smoothing ε = {smoothing}")):
+        accuracy, ece = _spread(report.test_accuracy[kind]), _spread(report.ece[kind])
+        print(f"  {title:28s} {accuracy:>16s}   {ece}")
+    heads = "".join(f"{f'T = {t:g}':>9s}" for t in report.temperatures)
+    print(f"  mean entropy (nats)   {heads}")
+    for run in report.runs:
+        kind = "smoothed" if run.label_smoothing else "plain"
+        print(f"  {kind:9s} seed {run.seed:<6d}" + "".join(f"{v:9.3f}" for v in run.entropy))
+
+
+@_print_report.register
+def _(report: RandomLabelsReport) -> None:
+    print(f"  student (chance {100 * report.chance:.0f} %)        train acc %     test acc %")
+    print(
+        f"  {'random labels':28s} {_spread(report.train_accuracy)}   "
+        f"{_spread(report.test_accuracy)}"
+    )
+    print(
+        f"  {'true labels (control)':28s} {_spread(report.control_train_accuracy)}   "
+        f"{_spread(report.control_test_accuracy)}"
+    )
+    print("  method                rank r of |map| to the bogus model's   to another honest one's")
+    for row in report.methods:
+        other = f"{row.to_other_seed['spearman_abs']:.2f}" if row.to_other_seed else "—"
+        print(f"  {row.method:22s}{row.to_random_labels['spearman_abs']:>10.2f}{other:>30s}")
+    print(f"bogus model: {report.model}")
