@@ -24,7 +24,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from pydantic import Field
+from torch import nn
 
-from app.concepts.tap import check_layers, tap
+from app.concepts.tap import Tap, check_layers, tap
 from app.errors import BadParameter
 from app.params import Params, Progress, no_progress
 from app.results import result_type
@@ -243,11 +244,12 @@ def _objective(
             yield logit
             return
         channel = int(params.channel or 0)
-        with tap(model, params.layer) as tapped:
+        with tap(model, params.layer) as tapped, _stop_after(model, tapped):
 
             def activation(pixels: torch.Tensor) -> torch.Tensor:
                 tapped.outputs.clear()
-                model.module(pixels)
+                with suppress(_Stop):
+                    model.module(pixels)
                 values = tapped.outputs[-1][:, channel].flatten(1).mean(dim=1)
                 tapped.outputs.clear()
                 return values.sum() if reduce else values
@@ -256,6 +258,33 @@ def _objective(
     finally:
         for name, sub in model.module.named_modules():
             sub.training = modes[name]
+
+
+class _Stop(Exception):
+    """Ends a forward pass once the tapped tensor is final: the rest of the network is not
+    needed for a channel's objective (nor its backward pass)."""
+
+
+@contextmanager
+def _stop_after(model: LoadedModel, tapped: Tap) -> Iterator[None]:
+    """Stop this thread's forward passes at the first module whose input is not the tapped
+    tensor once one is recorded: the layer's BatchNorm and activation, which the tap follows,
+    take it as input and still run; whatever comes after them does not. Hooks removed on exit."""
+    owner = threading.get_ident()
+
+    def check(_module: nn.Module, inputs: tuple[object, ...]) -> None:
+        if threading.get_ident() != owner or not tapped.outputs:
+            return
+        if inputs and inputs[0] is tapped.outputs[-1]:
+            return
+        raise _Stop
+
+    handles = [module.register_forward_pre_hook(check) for module in model.network.modules()]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def _frequencies(size: int) -> np.ndarray:

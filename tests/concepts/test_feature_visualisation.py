@@ -15,6 +15,7 @@ from app.concepts.feature_visualisation import (
     channel_activation,
     visualise,
 )
+from app.concepts.tap import tap
 from app.errors import BadParameter, Cancelled
 from app.zoo import LoadedModel
 from tests.models import assert_unchanged, fingerprint
@@ -115,3 +116,30 @@ def test_the_model_is_left_unchanged_also_when_stopped(tiny: LoadedModel) -> Non
     with pytest.raises(Cancelled):
         visualise(tiny, FeatureVisualisationParams(target=1, steps=5, size=32), stop)
     assert_unchanged(before, fingerprint(tiny.module))
+
+
+def test_a_channel_stops_the_forward_pass_after_its_layer(tiny: LoadedModel) -> None:
+    """The objective is the tapped activation (after conv2's ReLU6) of a full forward pass, but
+    the optimisation's passes stop there: four more steps run conv2 four more times, the head
+    and the classifier never (conv3 still starts: its input is the tapped tensor)."""
+    pixels = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    with tap(tiny, "conv2") as tapped, torch.no_grad():
+        tiny.module(pixels)
+    expected = tapped.outputs[-1][:, 3].flatten(1).mean(dim=1)
+    torch.testing.assert_close(channel_activation(tiny, "conv2", 3, pixels), expected)
+    calls: dict[int, list[str]] = {}
+    for steps in (2, 6):
+        seen: list[str] = calls.setdefault(steps, [])
+        handles = [
+            tiny.network.get_submodule(name).register_forward_hook(
+                lambda *_, n=name, seen=seen: seen.append(n)
+            )
+            for name in ("conv2", "head", "fc")
+        ]
+        try:
+            visualise(tiny, _channel(steps=steps))
+        finally:
+            for handle in handles:
+                handle.remove()
+    extra = {name: calls[6].count(name) - calls[2].count(name) for name in ("conv2", "head", "fc")}
+    assert extra == {"conv2": 4, "head": 0, "fc": 0}
