@@ -29,6 +29,17 @@ from app.shapes.seeds import Spread
 # The settings measured for docs/shapes.md (the experiments' defaults where not named).
 DISTILL = {"epochs": 10, "transfer_images": 1000, "augmented_copies": 1, "seeds": 3}
 NOISE = {"epochs": 10, "input_noise": 0.1, "seeds": 3, "pgd_steps": 10}
+# The settings measured for docs/shapes.md and docs/trust.md (label smoothing, the bogus model):
+# a small student and few images, so that three seeds fit the loaded 2-core machine.
+CALIBRATION = {"width": 16, "train_images": 600, "test_images": 200, "epochs": 20, "seeds": 3}
+BOGUS = {
+    "width": 16,
+    "train_images": 300,
+    "test_images": 200,
+    "epochs": 40,
+    "seeds": 3,
+    "images": 8,
+}
 
 
 def _pm(value: Spread, scale: float = 100.0) -> str:
@@ -94,9 +105,80 @@ def noise(settings: Settings) -> tuple[str, Any]:
     return "\n".join(lines), report
 
 
+def calibration(settings: Settings) -> tuple[str, Any]:
+    report = _run(settings, "calibration", CALIBRATION)
+    params = report.params
+    lines = [
+        f"Student width {params['width']}, {params['train_images']} training images, "
+        f"{params['epochs']} epochs, seeds 0…{params['seeds'] - 1}, the same initial weights for "
+        f"both runs of a seed; {params['test_images']} test images, 15 bins.",
+        "",
+        "| run | test accuracy, % | ECE, % | NLL | per seed ECE, % |",
+        "|---|---:|---:|---:|---|",
+    ]
+    smoothed = f"label smoothing ε = {params['label_smoothing']}"
+    for kind, title in (("plain", "labels (control)"), ("smoothed", smoothed)):
+        per_seed = ", ".join(f"{100 * v:.1f}" for v in report.ece[kind].values)
+        lines.append(
+            f"| {title} | {_pm(report.test_accuracy[kind])} | {_pm(report.ece[kind])} "
+            f"| {report.nll[kind].mean:.3f} ± {report.nll[kind].sd:.3f} | {per_seed} |"
+        )
+    heads = " | ".join(f"T = {t:g}" for t in report.temperatures)
+    lines += [
+        "",
+        "Mean entropy of softmax(z / T) on the test images, nats "
+        f"(all classes equal: log 10 = {report.max_entropy:.3f}):",
+        "",
+        f"| run, seed | {heads} |",
+        "|---|" + "---:|" * len(report.temperatures),
+    ]
+    for run in report.runs:
+        kind = "smoothed" if run.label_smoothing else "plain"
+        values = " | ".join(f"{v:.3f}" for v in run.entropy)
+        lines.append(f"| {kind}, {run.seed} | {values} |")
+    lines.append(f"\nTotal {report.seconds:.0f} s.")
+    return "\n".join(lines), report
+
+
+def bogus(settings: Settings) -> tuple[str, Any]:
+    report = _run(settings, "random_labels", BOGUS)
+    params = report.params
+    lines = [
+        f"Student width {params['width']}, {params['train_images']} training images, "
+        f"{params['epochs']} epochs, no weight decay, seeds 0…{params['seeds'] - 1}; test: "
+        f"{params['test_images']} images; chance {100 * report.chance:.0f} %.",
+        "",
+        "| model | train accuracy, % | test accuracy, % |",
+        "|---|---:|---:|",
+        f"| random labels (train: the labels it learnt) | {_pm(report.train_accuracy)} "
+        f"| {_pm(report.test_accuracy)} |",
+        f"| true labels (control) | {_pm(report.control_train_accuracy)} "
+        f"| {_pm(report.control_test_accuracy)} |",
+        "",
+        f"Maps of the honest model (seed 0) on {params['images']} test images, each model "
+        "explaining its own top class; mean similarity to the bogus model's map and, as the "
+        "control, to a second honest model's (seed 1):",
+        "",
+        "| method | rank r of abs, bogus | rank r of abs, other honest "
+        "| SSIM, bogus | SSIM, other honest |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in report.methods:
+        bogus_map = row.to_random_labels
+        other = row.to_other_seed or {"spearman_abs": float("nan"), "ssim": float("nan")}
+        lines.append(
+            f"| {row.method} | {bogus_map['spearman_abs']:.2f} | {other['spearman_abs']:.2f} "
+            f"| {bogus_map['ssim']:.2f} | {other['ssim']:.2f} |"
+        )
+    lines.append(f"\nTotal {report.seconds:.0f} s.")
+    return "\n".join(lines), report
+
+
 SECTIONS: dict[str, tuple[str, Callable[[Settings], tuple[str, Any]]]] = {
     "distill": ("Distillation that pays (distill_transfer)", distill),
     "noise": ("Noise protects? (noise_robustness)", noise),
+    "calibration": ("Label smoothing and temperature (calibration)", calibration),
+    "bogus": ("The bogus model (random_labels)", bogus),
 }
 
 
