@@ -31,12 +31,12 @@ DISTILL = {"epochs": 10, "transfer_images": 1000, "augmented_copies": 1, "seeds"
 NOISE = {"epochs": 10, "input_noise": 0.1, "seeds": 3, "pgd_steps": 10}
 # The settings measured for docs/shapes.md and docs/trust.md (label smoothing, the bogus model):
 # a small student and few images, so that three seeds fit the loaded 2-core machine.
-CALIBRATION = {"width": 16, "train_images": 600, "test_images": 200, "epochs": 20, "seeds": 3}
+CALIBRATION = {"width": 16, "train_images": 300, "test_images": 200, "epochs": 15, "seeds": 3}
 BOGUS = {
     "width": 16,
-    "train_images": 300,
+    "train_images": 150,
     "test_images": 200,
-    "epochs": 40,
+    "epochs": 30,
     "seeds": 3,
     "images": 8,
 }
