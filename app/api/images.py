@@ -52,7 +52,8 @@ async def create_image(
 def create_sample_image(
     name: str, workspace: WorkspaceDep, model: ModelQuery = None, top: TopQuery = 5
 ) -> ImageView:
-    """Use one of scikit-image's sample photos (GET /api/samples lists them)."""
+    """Use one of scikit-image's sample photos (GET /api/samples lists them), or a Shapes test
+    image `shapes-N` (GET /api/shapes/samples lists those a Shapes model is offered)."""
     stored = workspace.add_sample(name)
     return _view(workspace, stored.id, model, top)
 
