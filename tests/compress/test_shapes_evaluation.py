@@ -57,7 +57,7 @@ def test_every_agreement_and_accuracy_carries_its_wilson_interval(
 ) -> None:
     student = _student(settings)
     params = RunParams(
-        variants=[{"recipe": "int8_static", "params": {"per_channel": False}}],
+        variants=[{"recipe": "int8_static", "params": {"calibration_images": 8}}],
         methods=["saliency"],
         drift_images=1,
         latency_repeats=3,
@@ -97,7 +97,8 @@ def test_the_cli_compresses_a_shapes_model_and_prints_the_intervals(
     _student(settings)
     monkeypatch.setenv("LANTERN_DATA_DIR", str(settings.data_dir))
     out = tmp_path / "report.json"
-    arguments = ["compress", "--recipe", "int8_static", "--model", "shapes/student"]
+    arguments = ["compress", "--recipe", "int8_static", "--param", "calibration_images=8"]
+    arguments += ["--model", "shapes/student"]
     arguments += ["--shapes-test-images", "20", "--drift-images", "0", "--methods", "saliency"]
     assert main([*arguments, "--device", "cpu", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
