@@ -100,7 +100,7 @@ def _sanity(args: argparse.Namespace) -> None:
         f"mean rank correlation {result.mean_rank_correlation:.3f}: {verdict} "
         f"(passes below {result.threshold})"
     )
-    if "data_randomization" in summary:
+    if summary.get("data_randomization") is not None:  # summary() keeps the key, None
         values = summary["data_randomization"]["similarity"]
         print(
             "against the model trained on random labels: "

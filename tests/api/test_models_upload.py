@@ -5,6 +5,7 @@ a deleted compression run's variant and an unknown name are 404s that say what t
 import io
 import json
 import pickle
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from safetensors.torch import save
 from torchvision.models import squeezenet1_1
 
 from app.settings import Settings
-from tests.api.helpers import run_explanation
+from tests.api.helpers import run_explanation, wait_job
 
 ARCHITECTURE = "torchvision/squeezenet1_1"
 
@@ -152,3 +153,44 @@ def test_unknown_and_deleted_models_are_404s_that_list_the_groups(client: TestCl
     assert "deleted" in gone.json()["detail"]
     architectures = client.get("/api/architectures").json()
     assert ARCHITECTURE in architectures and "efficientnet-lite0" in architectures
+
+
+def test_a_compression_runs_variant_is_listed_and_explained_on_its_engine(
+    client: TestClient, api_settings: Settings
+) -> None:
+    params = {
+        "variants": [{"recipe": "int8_static", "params": {"calibration_images": 4}}],
+        "methods": [],
+        "drift_images": 0,
+        "augmentations": 0,
+        "calibration_augmentations": 1,
+        "latency_repeats": 3,
+    }
+    job = wait_job(
+        client, client.post("/api/compress/runs", json={"params": params}).json()["id"], 120
+    )
+    assert job["status"] == "done", job
+    run = job["result"]["id"]
+    name = f"compressed/{run}/1-int8_static"
+    listed = {model["name"]: model for model in client.get("/api/models").json()}
+    assert listed[name]["group"] == "compressed" and listed[name]["engine"] == "ONNX Runtime int8"
+    assert "fake-quantized" in listed[name]["gradient_engine"]
+    assert listed[name]["architecture"] == "tiny" and listed[name]["classes"] == 10
+    image = client.post(f"/api/images/samples/chelsea?model={name}").json()
+    for method in ("occlusion", "saliency"):
+        explained = run_explanation(
+            client,
+            image["id"],
+            method,
+            model=name,
+            params={"window": 16} if method == "occlusion" else {},
+        )
+        assert explained["status"] == "done", explained
+        assert explained["result"]["model"] == name
+        if method == "occlusion":  # forward passes on the int8 graph itself
+            assert explained["result"]["engine"] == "ONNX Runtime int8", explained["result"]
+    listed = {model["name"]: model for model in client.get("/api/models").json()}
+    assert listed[name]["loaded"] and listed[name]["unsupported"] == {}
+    shutil.rmtree(api_settings.data_dir / "compress" / "runs" / run)  # as old runs are forgotten
+    gone = client.get(f"/api/models/{name}/classes")
+    assert gone.status_code == 404 and name in gone.json()["detail"]
