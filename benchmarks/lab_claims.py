@@ -60,23 +60,33 @@ def distill(settings: Settings) -> tuple[str, Any]:
     report = _run(settings, "distill_transfer", DISTILL)
     lines = [
         f"Teacher: {100 * report.teacher_accuracy:.1f} % test accuracy. Student width "
-        f"{report.params['width']}, {report.params['epochs']} epochs each, seeds {report.seeds}, "
+        f"{report.params['width']}, seeds {report.seeds}, "
         f"α = {report.params['alpha']}, T = {report.params['temperature']}, "
         f"{report.params['soft_loss']} loss.",
         "",
-        "| student | images per epoch | test accuracy, % (mean ± sd) | per seed, % | time |",
-        "|---|---:|---:|---|---:|",
+        "| student | images per epoch | epochs | test accuracy, % (mean ± sd) | per seed, % "
+        "| time |",
+        "|---|---:|---:|---:|---|---:|",
     ]
     for arm in report.arms:
         seeds = ", ".join(f"{100 * v:.1f}" for v in arm.test_accuracy.values)
         lines.append(
-            f"| {arm.title} | {arm.images_per_epoch:,} | {_pm(arm.test_accuracy)} | {seeds} "
+            f"| {arm.title} | {arm.images_per_epoch:,} | {arm.epochs} | {_pm(arm.test_accuracy)} "
+            f"| {seeds} "
             f"| {arm.seconds:.0f} s |"
         )
     gains = ", ".join(f"{100 * v:+.1f}" for v in report.gain.values)
     lines += [
         "",
         f"Transfer set minus labels only, paired by seed: {_pm(report.gain)} points ({gains}).",
+    ]
+    if report.gain_over_same_steps is not None:
+        same = ", ".join(f"{100 * v:+.1f}" for v in report.gain_over_same_steps.values)
+        lines.append(
+            f"Minus labels only with as many steps: {_pm(report.gain_over_same_steps)} points "
+            f"({same})."
+        )
+    lines += [
         f"Total {report.seconds:.0f} s.",
     ]
     return "\n".join(lines), report

@@ -155,10 +155,16 @@ def _spread(value: Spread) -> str:
 @_print_report.register
 def _(report: DistillTransferReport) -> None:
     print(f"teacher: test accuracy {_percent(report.teacher_accuracy)}; seeds {report.seeds}")
-    print("  student                                   images/epoch   test acc % (mean ± sd)")
+    print("  student" + " " * 58 + "images/epoch  epochs  test acc % (mean ± sd)")
     for arm in report.arms:
-        print(f"  {arm.title:40s} {arm.images_per_epoch:>12,d}   {_spread(arm.test_accuracy)}")
+        print(
+            f"  {arm.title:64s} {arm.images_per_epoch:>12,d}  {arm.epochs:>6d}"
+            f"   {_spread(arm.test_accuracy)}"
+        )
     print(f"transfer set minus labels only, paired by seed: {_spread(report.gain)} points")
+    if report.gain_over_same_steps is not None:
+        same = _spread(report.gain_over_same_steps)
+        print(f"transfer set minus labels only with as many steps: {same} points")
 
 
 @_print_report.register

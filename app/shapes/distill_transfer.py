@@ -3,8 +3,11 @@ the labels of the labelled set alone, (b) distilled from the teacher on that sam
 `distill` experiment's comparison), and (c) distilled with a transfer set besides: images the
 teacher labels and a labels-only student cannot use (app/shapes/transfer_set.py). Equal student
 size, epochs and options in all three; (c) sees more images per epoch, which is the point of a
-transfer set (Hinton et al. 2015)."""
+transfer set (Hinton et al. 2015). So that the gain is not just (c)'s extra gradient steps, a
+fourth student learns from labels alone for as many steps as (c) (more epochs of the labelled
+set; `same_steps_control`)."""
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -32,6 +35,7 @@ __all__ = [
 
 _ARMS = {
     "labels_only": "labels only, labelled set",
+    "labels_only_same_steps": "labels only, labelled set, as many steps as the transfer-set one",
     "distilled": "distilled, labelled set",
     "distilled_transfer": "distilled, labelled set + transfer set",
 }
@@ -50,6 +54,9 @@ class DistillTransferParams(SplitParams, DistillParams):
     seeds: int = Field(
         3, ge=1, le=10, description="Training seeds (seed, seed + 1, …): mean ± sd over them"
     )
+    same_steps_control: bool = Field(
+        True, description="Also labels only for as many steps as the transfer-set student"
+    )
 
 
 @result_type
@@ -58,6 +65,7 @@ class DistillArm:
     name: str  # a key of _ARMS
     title: str
     images_per_epoch: int
+    epochs: int
     test_accuracy: Spread  # over the seeds
     seconds: float  # training, all seeds
 
@@ -70,6 +78,7 @@ class DistillTransferReport:
     seeds: list[int]
     arms: list[DistillArm]
     gain: Spread  # per seed: test accuracy of distilled_transfer minus labels_only
+    gain_over_same_steps: Spread | None  # … minus labels_only_same_steps (None: not run)
     seconds: float
 
 
@@ -88,53 +97,62 @@ def distill_transfer(
     unlabelled = torch.full((len(extra),), -1, dtype=labels.dtype)
     with_transfer = (torch.cat([pixels, extra]), torch.cat([labels, unlabelled]))
     seeds = training_seeds(params.seed, params.seeds)
-    stage = stages(progress, len(_ARMS) * len(seeds))
-    options = params.model_dump(include=set(DistillParams.model_fields) - {"seed"})
-    accuracies: dict[str, list[float]] = {name: [] for name in _ARMS}
-    seconds = dict.fromkeys(_ARMS, 0.0)
+    batches = math.ceil(len(with_transfer[0]) / params.batch_size)
+    same_steps = round(params.epochs * batches / math.ceil(len(pixels) / params.batch_size))
+    plan: dict[str, tuple[Split, type[TrainParams], torch.Tensor | None, int]] = {
+        "labels_only": (train_set, TrainParams, None, params.epochs),
+        "labels_only_same_steps": (train_set, TrainParams, None, same_steps),
+        "distilled": (train_set, DistillParams, teacher_logits[: len(pixels)], params.epochs),
+        "distilled_transfer": (with_transfer, DistillParams, teacher_logits, params.epochs),
+    }
+    if not params.same_steps_control:
+        del plan["labels_only_same_steps"]
+    stage = stages(progress, len(plan) * len(seeds))
+    options = params.model_dump(include=set(DistillParams.model_fields) - {"seed", "epochs"})
+    accuracies: dict[str, list[float]] = {name: [] for name in plan}
+    seconds = dict.fromkeys(plan, 0.0)
     for index, seed in enumerate(seeds):
         student = ShapesStudent(params.width)
-        runs: dict[str, tuple[Split, type[TrainParams], torch.Tensor | None]] = {
-            "labels_only": (train_set, TrainParams, None),
-            "distilled": (train_set, DistillParams, teacher_logits[: len(pixels)]),
-            "distilled_transfer": (with_transfer, DistillParams, teacher_logits),
-        }
-        for arm, (name, (images, kind, targets)) in enumerate(runs.items()):
+        for arm, (name, (images, kind, targets, epochs)) in enumerate(plan.items()):
             fields = set(kind.model_fields)
-            run_params = kind(**{k: v for k, v in options.items() if k in fields}, seed=seed)
+            chosen = {k: v for k, v in options.items() if k in fields}
             result = train(
                 student,
                 images,
                 validation,
-                run_params,
+                kind(**chosen, seed=seed, epochs=epochs),
                 teacher_logits=targets,
-                progress=stage(index * len(_ARMS) + arm),
+                progress=stage(index * len(plan) + arm),
             )
             accuracies[name].append(accuracy(result.network, *test))
             seconds[name] += result.seconds
-    sizes = {"labels_only": len(pixels), "distilled": len(pixels)}
     arms = [
         DistillArm(
             name,
-            title,
-            sizes.get(name, len(with_transfer[0])),
+            _ARMS[name],
+            len(plan[name][0][0]),
+            plan[name][3],
             spread(accuracies[name]),
             seconds[name],
         )
-        for name, title in _ARMS.items()
+        for name in plan
     ]
-    gains = [
-        with_set - alone
-        for with_set, alone in zip(
-            accuracies["distilled_transfer"], accuracies["labels_only"], strict=True
-        )
-    ]
+
+    def gain_over(control: str) -> Spread | None:
+        if control not in accuracies:
+            return None
+        paired = zip(accuracies["distilled_transfer"], accuracies[control], strict=True)
+        return spread([with_set - alone for with_set, alone in paired])
+
+    gain = gain_over("labels_only")
+    assert gain is not None  # labels_only always runs
     report = DistillTransferReport(
         params.model_dump(mode="json"),
         accuracy(teacher, *test),
         seeds,
         arms,
-        spread(gains),
+        gain,
+        gain_over("labels_only_same_steps"),
         time.perf_counter() - started,
     )
     storage.write_report(settings, "distill_transfer", report)

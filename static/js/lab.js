@@ -93,12 +93,14 @@ const DRAW = {
     ];
   },
   distill_transfer(report) {
-    const rows = report.arms.map((arm) => [arm.title, arm.images_per_epoch.toLocaleString(), meanSd(arm.test_accuracy), arm.test_accuracy.values.map((v) => percent(v)).join(", "), `${arm.seconds.toFixed(0)} s`]);
-    const gain = report.gain;
-    const verdict = gain.mean - gain.sd > 0 ? "ahead by more than the seed spread" : gain.mean > 0 ? "ahead on average, within the seed spread" : "not ahead";
+    const rows = report.arms.map((arm) => [arm.title, arm.images_per_epoch.toLocaleString(), arm.epochs, meanSd(arm.test_accuracy), arm.test_accuracy.values.map((v) => percent(v)).join(", "), `${arm.seconds.toFixed(0)} s`]);
+    const verdict = (gain) => gain.mean - gain.sd > 0 ? "ahead by more than the seed spread" : gain.mean > 0 ? "ahead on average, within the seed spread" : "not ahead";
+    const points = (gain) => `${(100 * gain.mean).toFixed(1)} ± ${(100 * gain.sd).toFixed(1)} points`;
+    const same = report.gain_over_same_steps;
+    const sameSteps = same ? ` Against labels only trained for as many steps, it is ${verdict(same)}: ${points(same)}.` : "";
     return [
-      table(["student (equal size and epochs)", "images per epoch", "test accuracy (mean ± sd)", "per seed", "training time"], rows),
-      element("p", { text: `Teacher: ${percent(report.teacher_accuracy)} on the same test images. With the transfer set the student is ${verdict}: ${(100 * gain.mean).toFixed(1)} ± ${(100 * gain.sd).toFixed(1)} points over labels only, paired by seed (seeds ${report.seeds.join(", ")}).` }),
+      table(["student (equal size)", "images per epoch", "epochs", "test accuracy (mean ± sd)", "per seed", "training time"], rows),
+      element("p", { text: `Teacher: ${percent(report.teacher_accuracy)} on the same test images. With the transfer set the student is ${verdict(report.gain)}: ${points(report.gain)} over labels only at equal epochs, paired by seed (seeds ${report.seeds.join(", ")}).${sameSteps}` }),
       labChart([
         { type: "bar", name: "mean ± sd", x: report.arms.map((a) => a.title), y: report.arms.map((a) => a.test_accuracy.mean), error_y: { type: "data", array: report.arms.map((a) => a.test_accuracy.sd), visible: true } },
         { type: "scatter", mode: "markers", name: "one seed", x: report.arms.flatMap((a) => a.test_accuracy.values.map(() => a.title)), y: report.arms.flatMap((a) => a.test_accuracy.values), marker: { color: "#222", size: 7 } },

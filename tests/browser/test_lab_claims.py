@@ -18,17 +18,22 @@ _DISTILL = DistillTransferReport(
     0.915,
     [0, 1, 2],
     [
-        DistillArm("labels_only", "labels only, labelled set", 1000, spread([0.5, 0.52, 0.48]), 9),
-        DistillArm("distilled", "distilled, labelled set", 1000, spread([0.51, 0.5, 0.49]), 9),
+        DistillArm("labels_only", "labels only", 1000, 10, spread([0.5, 0.52, 0.48]), 9),
+        DistillArm(
+            "labels_only_same_steps", "labels only, longer", 1000, 30, spread([0.6] * 3), 27
+        ),
+        DistillArm("distilled", "distilled, labelled set", 1000, 10, spread([0.51, 0.5, 0.49]), 9),
         DistillArm(
             "distilled_transfer",
             "distilled, labelled set + transfer set",
             3000,
+            10,
             spread([0.61, 0.6, 0.63]),
             27,
         ),
     ],
     spread([0.11, 0.08, 0.15]),
+    spread([0.01, 0.0, 0.03]),
     50,
 )
 _CURVE = [spread([0.1, 0.2, 0.15]), spread([0.4, 0.5, 0.45])]
@@ -75,6 +80,7 @@ def test_the_claims_are_drawn_with_their_spread(page, server_url) -> None:
     text = distill.locator(".results").inner_text()
     assert "61.3 ± 1.5 %" in text and "61.0 %, 60.0 %, 63.0 %" in text
     assert "11.3 ± 3.5 points over labels only" in text and "more than the seed spread" in text
+    assert "as many steps, it is ahead on average, within the seed spread: 1.3 ± 1.5 points" in text
     assert "whiskers one standard deviation" in text
     rows = noise.locator("tbody tr")
     assert rows.count() == 4  # two models × FGSM and PGD
