@@ -21,8 +21,8 @@ const EXPERIMENT_RATES = {
   distill: (p) => 3 + 0.0016 * p.train_images * p.epochs,  // 63 s for 1000 images x 40 epochs, both students
   evaluate: (p) => 4 + 0.09 * p.images * (p.methods ?? []).length,  // 14 s for 40 images x 4 methods
   fewshot: (p) => 2 + 0.058 * (p.test_images + 10 * p.shots) * (p.size / 224) ** 2,  // 14.4 s at 224 px
-  // s per image-epoch of a student; the third student also trains on the transfer set
-  distill_transfer: (p) => 5 + 0.0016 * p.seeds * p.epochs * (3 * p.train_images + p.transfer_images + p.augmented_copies * p.train_images),
+  // s per image-epoch of a student; the transfer-set student (and the same-steps control) see more
+  distill_transfer: (p) => 5 + 0.0016 * p.seeds * p.epochs * (2 * p.train_images + (p.same_steps_control === false ? 1 : 2) * ((1 + p.augmented_copies) * p.train_images + p.transfer_images)),
   // training both networks, then per ε FGSM (2 passes) and PGD (steps + 1) on the test images
   // two students per seed (the docs' student rate: 0.0008 s per image-epoch each, not re-measured)
   calibration: (p) => 3 + 0.0016 * p.seeds * p.epochs * p.train_images,
