@@ -62,7 +62,7 @@ class RandomLabelsParams(SplitParams, TrainParams):
         60, ge=1, le=500, description="Passes over the training images (memorising takes many)"
     )
     learning_rate: float = Field(1e-2, gt=0, le=1.0)
-    weight_decay: float = Field(0.0, ge=0, le=1, description="None: it would fight memorising")
+    weight_decay: float = Field(0.0, ge=0, le=1, description="0: decay fights memorising")
     seeds: int = Field(3, ge=1, le=5, description="Training seeds 0, 1, …; the model saved: 0")
     methods: list[str] = Field(
         default=["saliency", "guided_backprop", "grad_cam", "integrated_gradients"],
