@@ -119,12 +119,13 @@ function showMore() {
 function showBuildForm() {
   const choices = layers.map((name) => {
     const label = element("label");
-    const box = element("input", { type: "checkbox", value: name, checked: name === layer || (!layer && name === layers[layers.length - 1]) });
+    const kept = Boolean(index?.layers?.[name]);  // a new index replaces the old one: keep its layers
+    const box = element("input", { type: "checkbox", value: name, checked: kept || name === layer || (!layer && name === layers[layers.length - 1]) });
     label.append(box, ` ${name}`);
     return label;
   });
   $("build-layers").replaceChildren(...choices);
-  $("build-why").textContent = "One forward pass per reference image records, for every channel of the chosen layers, its top images and where in them it fires most.";
+  $("build-why").textContent = "One forward pass per reference image records, for every channel of the chosen layers (at most 8), its top images and where in them it fires most. A new index replaces the model's old one, so its layers are ticked too.";
 }
 
 $("sort").addEventListener("change", () => showLayer());
@@ -155,16 +156,15 @@ $("build-form").addEventListener("submit", async (event) => {
   clearError();
   const source = document.querySelector('input[name="source"]:checked').value;
   const chosen = [...$("build-layers").querySelectorAll("input:checked")].map((box) => box.value);
+  if (!chosen.length) { showError("Tick at least one layer to index."); return; }
   const body = { model, layers: chosen, top: Number($("top").value) };
-  if (source === "zip") body.dataset = datasetId;
-  else if (source === "shapes") body.data = `shapes:${$("shapes-count").value}`;
-  else Object.assign(body, { data: "samples", augmentations: Number($("augmentations").value) });
+  if (source === "zip" && !datasetId) { showError("Choose a zip of images first."); return; }
+  body.data = { zip: `dataset:${datasetId}`, shapes: `shapes:${$("shapes-count").value}`, samples: "samples" }[source];
   $("build").disabled = true;
   $("cancel-build").hidden = false;
   try {
     await runJobShowing(conceptApi.build, body, { progress: $("build-progress"), status: $("build-status"), onUpdate: (view) => { jobId = view.id; } });
-    layer = chosen[0] ?? null;
-    params.set("layer", layer ?? "");
+    params.set("layer", chosen.includes(layer) ? layer : chosen[0]);  // the layer asked for
     await openModel();
   } catch (error) {
     if (error.job?.status !== "cancelled") showError(error.message);

@@ -66,12 +66,13 @@ def test_explore_the_channels_of_a_layer(page, explorer_url: str) -> None:  # ty
     save_for_readme(browser_page, "concepts-explorer.png")
     page.screenshot("grid")
 
-    # A layer outside the index offers the form that builds one, with that layer ticked.
+    # A layer outside the index offers the form that builds one, with that layer ticked (and
+    # the indexed one, which a new index would otherwise drop).
     browser_page.click("#layers button >> text=_conv_head")
     assert browser_page.is_visible("#build-form")
     assert browser_page.locator("#build-layers input:checked").evaluate_all(
         "boxes => boxes.map(b => b.value)"
-    ) == ["_conv_head"]
+    ) == [LAYER, "_conv_head"]
     browser_page.click(f"#layers button >> text={LAYER}")
 
     # The keyboard opens a channel: its card is a link.
@@ -139,4 +140,50 @@ def test_a_channel_page_by_its_url(page, explorer_url: str) -> None:  # type: ig
     html = Path(download.value.path()).read_text(encoding="utf-8")
     assert "Exemplars" in html and "Feature visualisation" in html
     assert html.count("data:image/png") >= 5
+    assert page.errors == []
+
+
+def test_the_concepts_pane_on_the_explain_page(page, explorer_url: str) -> None:  # type: ignore[no-untyped-def]
+    browser_page = page.page
+    browser_page.goto(f"{explorer_url}/?sample=chelsea&methods=saliency")
+    browser_page.wait_for_selector(".pane[data-status='done']")
+    browser_page.click("#concepts-pane summary")
+    browser_page.wait_for_selector(
+        "#concepts-pane[data-status='done'] .concept-channel", timeout=120_000
+    )
+    assert browser_page.input_value("#concept-layer") == LAYER  # the indexed layer first
+    figures = browser_page.locator("#concepts-pane .concept-channel")
+    assert figures.count() == 5
+    assert "gradient × activation" in browser_page.inner_text("#concept-method")
+    first = figures.first
+    assert (
+        first.locator(".legend").count() == 1 and "against" in first.locator(".legend").inner_text()
+    )
+    assert "sums to the channel's contribution" in first.locator("figcaption").inner_text()
+    assert first.locator(".concept-exemplars img").count() == 3  # from the index: top 3
+    href = first.locator("h3 a").get_attribute("href") or ""
+    assert href.startswith(f"/concepts/{MODEL}/{LAYER}/")
+    assert _severe_violations(browser_page) == []
+    page.screenshot("explain-concepts")
+    first.locator("h3 a").click()
+    browser_page.wait_for_selector("#channel-page[data-ready]")
+    assert page.errors == []
+
+
+def test_build_an_index_from_the_page(page, explorer_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Last: it replaces the index the other tests read."""
+    browser_page = page.page
+    browser_page.goto(f"{explorer_url}/concepts?model={MODEL}")
+    browser_page.wait_for_selector("#channels .channel-card")
+    browser_page.click("#layers button >> text=_blocks.1._expand_conv")
+    browser_page.check('input[name="source"][value="shapes"]')
+    browser_page.fill("#shapes-count", "4")
+    browser_page.fill("#top", "2")
+    browser_page.click("#build")
+    early = "#layers button.indexed >> text=_blocks.1._expand_conv"
+    browser_page.wait_for_selector(early, timeout=240_000)
+    info = browser_page.inner_text("#grid-info")
+    assert "96 channels of _blocks.1._expand_conv on 4 reference images (shapes:4)" in info
+    assert browser_page.locator("#channels .channel-card").first.locator("img").count() == 2
+    assert browser_page.locator("#layers button.indexed").count() == 2
     assert page.errors == []
