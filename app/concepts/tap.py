@@ -28,7 +28,15 @@ from app.errors import BadParameter
 from app.layers import probe_outputs
 from app.zoo import LoadedModel
 
-__all__ = ["ACTIVATIONS", "ReceptiveField", "Tap", "check_layers", "receptive_field", "tap"]
+__all__ = [
+    "ACTIVATIONS",
+    "ReceptiveField",
+    "Tap",
+    "check_layers",
+    "clear_receptive_fields",
+    "receptive_field",
+    "tap",
+]
 
 ACTIVATIONS = (
     nn.ReLU,
@@ -168,7 +176,13 @@ def receptive_field(model: LoadedModel, layer: str, probes: int = 2) -> Receptiv
     three at each border and the middle one, the others following the middle one by the
     layer's stride (size / lines; convolutions are translation-equivariant away from the
     padding), clipped to the image. Falls back to measuring all when the middle one's field
-    reaches both borders. One forward pass stopped at the layer, one backward pass."""
+    reaches both borders. One forward pass stopped at the layer, one backward pass; kept per
+    (architecture, model name, input size, layer) for the process (clear_receptive_fields)."""
+    key = (type(model.network).__qualname__, model.name, model.input_size, layer, probes)
+    with _FIELDS_LOCK:
+        known = _FIELDS.get(key)
+    if known is not None:
+        return known
     module = _layer(model, layer)
     size = model.input_size
     shape = _layer_shape(model, module, size)
@@ -187,7 +201,21 @@ def receptive_field(model: LoadedModel, layer: str, probes: int = 2) -> Receptiv
             measured[axis].get(line) or _shifted(middle, line - count // 2, size / count, size)
             for line in range(count)
         ]
-    return ReceptiveField(extents["rows"], extents["cols"])
+    field = ReceptiveField(extents["rows"], extents["cols"])
+    with _FIELDS_LOCK:
+        _FIELDS[key] = field
+    return field
+
+
+# Fields depend on the architecture and the input size only: measured once per process.
+_FIELDS: dict[tuple[str, str, int, str, int], ReceptiveField] = {}
+_FIELDS_LOCK = threading.Lock()
+
+
+def clear_receptive_fields() -> None:
+    """Forget the measured fields (a benchmark times the measurement)."""
+    with _FIELDS_LOCK:
+        _FIELDS.clear()
 
 
 FULL = 16
