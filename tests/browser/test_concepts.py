@@ -140,6 +140,12 @@ def test_a_channel_page_by_its_url(page, explorer_url: str) -> None:  # type: ig
     html = Path(download.value.path()).read_text(encoding="utf-8")
     assert "Exemplars" in html and "Feature visualisation" in html
     assert html.count("data:image/png") >= 5
+
+    # At phone width nothing scrolls sideways.
+    browser_page.set_viewport_size({"width": 390, "height": 844})
+    browser_page.reload()
+    browser_page.wait_for_selector("#channel-page[data-ready]")
+    assert browser_page.evaluate("() => document.scrollingElement.scrollWidth") <= 390
     assert page.errors == []
 
 
