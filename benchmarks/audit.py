@@ -57,7 +57,9 @@ def ray_run(
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
-        update = {"engine": "ray", "workers": workers, "threads": threads, "sanity_images": 0}
+        update: dict[str, Any] = {"engine": "ray", "workers": workers, "sanity_images": 0}
+        if threads is not None:
+            update["threads"] = threads
         report = run_audit(params.model_copy(update=update), settings, Path(out))
         seconds = time.perf_counter() - started
         progress = json.loads((Path(out) / "progress.json").read_text())
@@ -100,9 +102,9 @@ def main() -> None:
     plain = float("nan") if args.skip_plain else plain_loop(params, settings)
     cpus = os.cpu_count() or 1
     runs = [
-        (f"(b) Ray, 1 worker × {cpus} threads (the default)", ray_run(params, settings, 1)),
-        ("(b) Ray, 1 worker × 1 thread", ray_run(params, settings, 1, threads=1)),
-        ("(b) Ray, 2 workers × 1 thread", ray_run(params, settings, 2, threads=1)),
+        (f"(b) Ray, 1 worker × {cpus} threads", ray_run(params, settings, 1, threads=cpus)),
+        ("(b) Ray, 1 worker × 1 thread (the default)", ray_run(params, settings, 1)),
+        ("(b) Ray, 2 workers × 1 thread", ray_run(params, settings, 2)),
     ]
     print(f"{args.images} Shapes images, {args.model}, methods {args.methods}, {args.device}")
     print(
@@ -117,8 +119,8 @@ def main() -> None:
             f"| {run['steady'] / plain:.2f} |"
         )
     one, two = runs[1][1], runs[2][1]
-    # Each worker gets one core's worth of threads: the 1-worker default already uses every core
-    # through torch's intra-op threads, so against it a second actor can only share them.
+    # Each worker one thread: 1 worker × CPUs threads already spreads over every core, so
+    # against it a second actor could only share them.
     efficiency = two["steady"] / (2 * one["steady"])
     print(f"\nscaling efficiency 1 -> 2 workers, 1 thread each (after start-up): {efficiency:.2f}")
     default = runs[0][1]["steady"]

@@ -54,6 +54,10 @@ def _audit(args: argparse.Namespace) -> None:
         raise BadParameter(f"{where}: {first['msg']}") from None
     for method in params.methods:
         METHODS.get(method)  # an unknown name: one line before anything starts
+    if params.engine == "plain":
+        import torch
+
+        torch.set_num_threads(params.threads)  # this process is the plain loop's only worker
     with progress_to("audit") as progress:
         report = run_audit(params, settings, args.out, progress)
     print(_headline(report, args.out))
