@@ -8,11 +8,13 @@ import { api, runJob, showError } from "./api.js";
 import { byId, channelPage, conceptApi } from "./concept_links.js";
 import { element, number, percent } from "./dom.js";
 import { legend } from "./panes.js";
+import { downloadPageReport } from "./report.js";
 
 const pane = byId("concepts-pane");
 let subject = null;  // { image, model, target }: what the Explain page shows
 let shownFor = "";  // the subject and settings of the breakdown drawn
 let index = null;  // the model's channel index, or null
+let shown = null;  // the breakdown drawn
 
 // Blue (against) – white – red (for), with alpha growing with |value|: the server maps' colours.
 const BLUE = [59, 76, 192];
@@ -97,6 +99,8 @@ async function breakDown() {
     const figures = await Promise.all(result.channels.map((entry) => channelFigure(result, entry)));
     if (key !== shownFor) return;
     byId("concept-results").replaceChildren(...figures);
+    shown = result;
+    byId("concept-report").disabled = false;
     status.textContent = "";
     pane.dataset.status = "done";
   } catch (error) {
@@ -107,14 +111,43 @@ async function breakDown() {
   }
 }
 
+// A channel's figure as one picture: the photo with its heatmap drawn over it, as on the page.
+function composite(figure) {
+  const base = figure.querySelector("img.base");
+  const heat = figure.querySelector("canvas.heat");
+  const size = base.naturalWidth || 224;
+  const canvas = element("canvas", { width: size, height: size });
+  const context = canvas.getContext("2d");
+  context.drawImage(base, 0, 0, size, size);
+  context.globalAlpha = 0.75;
+  context.imageSmoothingEnabled = true;
+  context.drawImage(heat, 0, 0, size, size);
+  return canvas.toDataURL("image/png");
+}
+
+function downloadBreakdown() {
+  const figures = [...byId("concept-results").querySelectorAll(".concept-channel")];
+  downloadPageReport({
+    page: "explain", title: `Concept breakdown of “${shown.label}” at ${shown.layer}`.slice(0, 200),
+    subject: subject.image.name, model: subject.model, summary: [byId("concept-method").textContent],
+    sections: figures.map((figure) => ({
+      heading: figure.querySelector("h3").textContent,
+      figures: [{ source: composite(figure), caption: figure.querySelector("figcaption").textContent, alt: figure.querySelector(".stage").getAttribute("aria-label") }],
+      lines: [figure.querySelector(".legend")?.getAttribute("aria-label") ?? ""].filter(Boolean),
+    })),
+  }, byId("concept-report"));
+}
+
 // The Explain page calls this for every new image, class or model.
 export function showConcepts(image, model, target) {
   subject = { image, model, target };
   byId("concept-results").replaceChildren();
   byId("concept-method").textContent = "";
+  byId("concept-report").disabled = true;
   shownFor = "";
   breakDown().catch((error) => showError(error.message));
 }
 
 pane.addEventListener("toggle", () => { if (pane.open) breakDown().catch((error) => showError(error.message)); });
 byId("concept-form").addEventListener("submit", (event) => { event.preventDefault(); shownFor = ""; breakDown().catch((error) => showError(error.message)); });
+byId("concept-report").addEventListener("click", downloadBreakdown);

@@ -12,7 +12,7 @@ from app.concepts.index import build_index, index_folder, write_index
 from app.imaging import SAMPLES, sample_image
 from app.main import create_app
 from app.settings import Settings
-from app.zoo import load_model
+from app.zoo import LoadedModel, load_model
 from app.zoo.pool import ModelPool
 from tests.browser.fixtures import serving
 from tests.browser.screenshots import save_for_readme
@@ -36,9 +36,11 @@ def _severe_violations(browser_page) -> list[dict]:  # type: ignore[no-untyped-d
 
 
 @pytest.fixture(scope="module")
-def explorer_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def explorer_url(
+    tmp_path_factory: pytest.TempPathFactory, default_model: LoadedModel
+) -> Iterator[str]:
     settings = Settings(device="cpu", data_dir=Path(tmp_path_factory.mktemp("concepts")))
-    model = load_model(MODEL, settings)
+    model = default_model  # the session's copy: loaded once for every test that needs it
     images = [(name, model.preprocessing.model_view(sample_image(name))) for name in SAMPLES]
     index = build_index(model, images, [LAYER], top=3, data="the sample photos")
     write_index(index, index_folder(settings, MODEL))
@@ -171,6 +173,11 @@ def test_the_concepts_pane_on_the_explain_page(page, explorer_url: str) -> None:
     assert href.startswith(f"/concepts/{MODEL}/{LAYER}/")
     assert _severe_violations(browser_page) == []
     page.screenshot("explain-concepts")
+    with browser_page.expect_download() as download:
+        browser_page.click("#concept-report")
+    html = Path(download.value.path()).read_text(encoding="utf-8")
+    assert f"at {LAYER}" in html and html.count("data:image/png") >= 5
+    assert "gradient × activation" in html
     first.locator("h3 a").click()
     browser_page.wait_for_selector("#channel-page[data-ready]")
     assert page.errors == []
