@@ -24,6 +24,7 @@ export function shapesSampleOf(sample, image) {
 export async function fillShapesGallery(model, pick) {
   const section = document.getElementById("shapes-samples");
   if (!section) return;
+  document.getElementById("samples")?.after(section);  // right under the sample photos
   const found = await api(`/api/shapes/samples?model=${encodeURIComponent(model)}`);
   const list = section.querySelector(".samples");
   list.replaceChildren(...found.samples.map((sample) => {
@@ -108,5 +109,12 @@ export async function showGroundTruth(pane, name) {
   mass.append(element("strong", { text: `Mass inside the shape: ${percent(scores.mass_inside, 0)}` }),
     ` of the map's positive mass (a map that knows nothing: ${percent(scores.area_share, 0)}).`);
   box.append(label, legend, hit, mass);
+  if (pane.result.target !== truth.label) {
+    // The lab scores the map of the true class; this one explains another (the model's guess).
+    box.append(element("p", {
+      className: "other-class muted",
+      text: `This map explains “${pane.result.target_label}”; the image shows a ${truth.class_name}: choose “${truth.class_name}” in the top 5 (or the class search) to score the map of its true class.`,
+    }));
+  }
   pane.legendSlot.after(box);
 }

@@ -81,6 +81,18 @@ def test_a_tiny_teacher_and_its_int8_variant_show_their_ground_truth(page, serve
     browser_page.keyboard.press("Space")
     assert browser_page.locator('.pane[data-method="saliency"] svg.outline').is_visible()
     page.screenshot("teacher-ground-truth")
+    # The lab scores the map of the true class: the pane says so when it explains another.
+    explained = browser_page.locator("#target-info").inner_text()
+    other = browser_page.locator('.pane[data-method="saliency"] .ground-truth .other-class')
+    assert other.count() == (0 if "“star”" in explained else 1)
+    browser_page.fill("#class-search", "star")
+    browser_page.dispatch_event("#class-search", "change")
+    browser_page.wait_for_function(
+        "() => document.querySelector('#target-info').textContent.includes('“star”')"
+        " && document.querySelector('.pane[data-method=saliency] .ground-truth .mass')"
+    )
+    _ground_truth_shown(browser_page, "star")
+    assert other.count() == 0
     assert _severe_violations(browser_page, "explain-shapes") == []
 
     # Its int8 variant, by its catalog name: the same image, explained again, scored again.
