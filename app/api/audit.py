@@ -5,8 +5,8 @@ an image opened on the Explain page, the live progress of a run, two audits comp
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Body, Query, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from PIL import Image
 
 from app.api.deps import WorkspaceDep, png_response
@@ -100,6 +100,22 @@ def read_audit_map(
     preprocessing = _preprocessing(workspace, audit_id)
     picture = store.map_picture(workspace.settings, audit_id, method, index, preprocessing, legend)
     return png_response(picture)
+
+
+@router.get("/audits/{audit_id}/report.html", response_class=HTMLResponse)
+def read_audit_report(audit_id: AuditId, request: Request, workspace: WorkspaceDep) -> HTMLResponse:
+    """The audit as one self-contained HTML file (pictures inline), to keep or share."""
+    from app.audit.html import audit_report
+
+    model = workspace.models.get(store.read_audit(workspace.settings, audit_id)["model"])
+    html, filename = audit_report(
+        request.app.state.templates.env,
+        workspace.settings,
+        audit_id,
+        model.preprocessing,
+        model.weights,
+    )
+    return HTMLResponse(html, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @router.get("/audits/{audit_id}/images/{index}/explain", response_class=RedirectResponse)

@@ -132,7 +132,9 @@ const explainUrl = (index, target) => `/api/audits/${current.audit_id}/images/${
 function show(report) {
   current = report;
   compared = null;
-  results.replaceChildren(headline(report));
+  const whole = element("p");
+  whole.append(element("a", { href: `/api/audits/${report.audit_id}/report.html`, text: "The whole audit as one HTML file (made on the server: tables, galleries and strategy maps)" }));
+  results.replaceChildren(headline(report), whole);
   if (report.labelled) {
     results.append(
       section("Per class (select a header to sort, a class to see its images)", classTable(report.per_class), "per-class"),

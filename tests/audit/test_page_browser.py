@@ -73,6 +73,7 @@ def test_run_an_audit_from_the_page(page, audit_url: str, tmp_path) -> None:  # 
     assert browser_page.locator("#spray-grad_cam figure img").count() > 0
     page.screenshot("audit-report")
     assert _severe_violations(browser_page) == []
+    assert browser_page.locator('#results a[href$="/report.html"]').count() == 1
     # The HTML report: one self-contained file with the charts and thumbnails inline.
     _, html = download_report(page, "#page-report", tmp_path)
     assert "Dataset audit: shapes/student on shapes:80:random" in html

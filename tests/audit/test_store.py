@@ -168,3 +168,21 @@ def test_compare_refuses_different_data(
     response = client.get(f"/api/audits/compare?first={FIRST}&second={other}")
     assert response.status_code == 422 and "different data" in response.text
     shutil.rmtree(audited.data_dir / "audits" / other)
+
+
+def test_the_html_report_is_self_contained(client: TestClient, audited: Settings) -> None:
+    from tests.browser.report_checks import check_self_contained
+
+    response = client.get(f"/api/audits/{FIRST}/report.html")
+    assert response.status_code == 200, response.text
+    filename = response.headers["content-disposition"].split('filename="')[1].rstrip('"')
+    html = response.text
+    check_self_contained(filename, html)
+    report = _report(audited)
+    accuracy = report["classification"]["accuracy"]
+    assert f"Accuracy {100 * accuracy:.1f} %" in html
+    assert "Most confident mistakes" in html and "Calibration" in html
+    shown = min(12, len(report["confident_mistakes"])) + min(
+        12, len(report["label_issues"]["images"])
+    )
+    assert html.count("data:image/png") >= shown > 0
