@@ -112,6 +112,7 @@ def distill_transfer(
     accuracies: dict[str, list[float]] = {name: [] for name in plan}
     seconds = dict.fromkeys(plan, 0.0)
     for index, seed in enumerate(seeds):
+        torch.manual_seed(seed)  # the initial weights too are the seed's
         student = ShapesStudent(params.width)
         for arm, (name, (images, kind, targets, epochs)) in enumerate(plan.items()):
             fields = set(kind.model_fields)

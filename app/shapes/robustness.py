@@ -134,6 +134,7 @@ def noise_robustness(
                 input_noise=noise,
                 seed=seed,
             )
+            torch.manual_seed(seed)  # the initial weights too are the seed's
             result = train(
                 ShapesStudent(params.width),
                 train_set,
