@@ -4,7 +4,7 @@
 // channel index when the layer is indexed, and a link to its channel page. The pane names the
 // attribution the server used (gradient × activation per channel, or CRP). It runs when opened.
 
-import { api, runJob, showError } from "./api.js";
+import { api, runJob, runJobShowing, showError } from "./api.js";
 import { byId, channelPage, conceptApi } from "./concept_links.js";
 import { element, number, percent } from "./dom.js";
 import { legend } from "./panes.js";
@@ -37,7 +37,10 @@ function heatCanvas(heatmap, peak) {
 }
 
 async function channelFigure(result, entry) {
-  const peak = Math.max(1e-12, ...entry.heatmap.flat().map(Math.abs));
+  // Full colour at the 99th percentile of |value|, as the Explain page's maps (a few extreme
+  // positions would otherwise leave the rest uncoloured).
+  const magnitudes = entry.heatmap.flat().map(Math.abs).sort((a, b) => a - b);
+  const peak = Math.max(1e-12, magnitudes[Math.min(magnitudes.length - 1, Math.floor(0.99 * magnitudes.length))] ?? 0);
   const figure = element("figure", { className: "concept-channel" });
   const stage = element("div", { className: "stage" });
   stage.append(element("img", { className: "base", src: subject.image.view_url, alt: "" }), heatCanvas(entry.heatmap, peak));
@@ -100,6 +103,7 @@ async function breakDown() {
     if (key !== shownFor) return;
     byId("concept-results").replaceChildren(...figures);
     shown = result;
+    byId("class-visualise").disabled = false;
     byId("concept-report").disabled = false;
     status.textContent = "";
     pane.dataset.status = "done";
@@ -118,8 +122,10 @@ function composite(figure) {
   const size = base.naturalWidth || 224;
   const canvas = element("canvas", { width: size, height: size });
   const context = canvas.getContext("2d");
+  context.filter = "saturate(0.25)";  // as on the page: the photo greyed, the map in colour
   context.drawImage(base, 0, 0, size, size);
-  context.globalAlpha = 0.75;
+  context.filter = "none";
+  context.globalAlpha = 0.85;
   context.imageSmoothingEnabled = true;
   context.drawImage(heat, 0, 0, size, size);
   return canvas.toDataURL("image/png");
@@ -138,12 +144,35 @@ function downloadBreakdown() {
   }, byId("concept-report"));
 }
 
+// An image optimised to raise the class's logit (app/concepts/feature_visualisation.py), as a
+// job with progress: its steps, size and seconds under it.
+async function visualiseClass() {
+  const button = byId("class-visualise");
+  button.disabled = true;
+  const body = { model: shown.model, target: shown.class };
+  try {
+    const job = await runJobShowing(conceptApi.visualise, body, { progress: byId("class-visualise-progress"), status: byId("class-visualise-status") });
+    const result = job.result;
+    const img = byId("class-visualisation");
+    img.src = result.image_url;
+    img.alt = `Feature visualisation of the class ${result.target_label}`;
+    byId("class-visualisation-caption").textContent = `An image that raises the “${result.target_label}” logit: ${result.steps} steps at ${result.size} × ${result.size} px in ${number(result.seconds, 1)} s${result.cached ? " (computed earlier)" : ""}; the logit went from ${number(result.start, 2)} to ${number(result.objective, 2)}.`;
+    byId("class-visualisation-figure").hidden = false;
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 // The Explain page calls this for every new image, class or model.
 export function showConcepts(image, model, target) {
   subject = { image, model, target };
   byId("concept-results").replaceChildren();
   byId("concept-method").textContent = "";
   byId("concept-report").disabled = true;
+  byId("class-visualise").disabled = true;
+  byId("class-visualisation-figure").hidden = true;
   shownFor = "";
   breakDown().catch((error) => showError(error.message));
 }
@@ -151,3 +180,4 @@ export function showConcepts(image, model, target) {
 pane.addEventListener("toggle", () => { if (pane.open) breakDown().catch((error) => showError(error.message)); });
 byId("concept-form").addEventListener("submit", (event) => { event.preventDefault(); shownFor = ""; breakDown().catch((error) => showError(error.message)); });
 byId("concept-report").addEventListener("click", downloadBreakdown);
+byId("class-visualise").addEventListener("click", () => { visualiseClass().catch((error) => showError(error.message)); });

@@ -98,3 +98,13 @@ def test_the_stored_index_read_back(
         assert client.get("/api/concepts/crop.png", params={**query, **bad}).status_code == 404
     assert client.get("/api/concepts/channel", params={**query, "channel": 16}).status_code == 404
     assert client.get("/api/concepts/index", params={"model": "other"}).status_code == 404
+
+
+def test_a_class_visualisation(client: TestClient) -> None:
+    body = {"target": 3, "size": 32, "steps": 2}
+    started = client.post("/api/concepts/visualisations", json=body)
+    view = wait_job(client, started.json()["id"])
+    assert view["status"] == "done", view["error"]
+    result = view["result"]
+    assert (result["target"], result["target_label"], result["layer"]) == (3, "class 3", None)
+    assert client.get(result["image_url"]).status_code == 200

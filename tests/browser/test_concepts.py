@@ -163,6 +163,7 @@ def test_the_concepts_pane_on_the_explain_page(page, explorer_url: str) -> None:
     figures = browser_page.locator("#concepts-pane .concept-channel")
     assert figures.count() == 5
     assert "gradient × activation" in browser_page.inner_text("#concept-method")
+    assert browser_page.is_enabled("#class-visualise")  # the class's own picture, on demand
     first = figures.first
     assert (
         first.locator(".legend").count() == 1 and "against" in first.locator(".legend").inner_text()
@@ -173,6 +174,8 @@ def test_the_concepts_pane_on_the_explain_page(page, explorer_url: str) -> None:
     assert href.startswith(f"/concepts/{MODEL}/{LAYER}/")
     assert _severe_violations(browser_page) == []
     page.screenshot("explain-concepts")
+    browser_page.locator("#concepts-pane").scroll_into_view_if_needed()
+    save_for_readme(browser_page, "concepts-pane.png")
     with browser_page.expect_download() as download:
         browser_page.click("#concept-report")
     html = Path(download.value.path()).read_text(encoding="utf-8")
