@@ -129,10 +129,10 @@ def visualise(
             start = float(objective(image_of()))
         for step in range(params.steps):
             progress(step, params.steps)
-            optimiser.zero_grad(set_to_none=True)
             pixels = _transform(image_of(), params, chooser)
-            loss = -objective(pixels)
-            loss.backward()
+            # The gradient of the spectrum only: a parameter that requires grad (a model loaded
+            # elsewhere) never gets a .grad from here.
+            (spectrum.grad,) = torch.autograd.grad(-objective(pixels), [spectrum])
             optimiser.step()
         with torch.no_grad():
             final = image_of()

@@ -102,6 +102,7 @@ def test_bad_requests_are_refused(tiny: LoadedModel) -> None:
 
 def test_the_model_is_left_unchanged_also_when_stopped(tiny: LoadedModel) -> None:
     tiny.network.get_submodule("conv2").train()  # a module in train mode stays so
+    tiny.network.get_submodule("conv1").weight.requires_grad_(True)  # and gets no .grad
     before = fingerprint(tiny.module)
     visualise(tiny, _channel(steps=3))
     assert_unchanged(before, fingerprint(tiny.module))
