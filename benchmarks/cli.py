@@ -5,13 +5,17 @@
 Each run starts Python from scratch (a new process, as a user types it): `lantern explain
 sample:chelsea --method saliency`, an equivalent 10-line Captum script on the same photo and
 model (EfficientNet-Lite0, the same weights file and preprocessing, Captum's Saliency), and
-`lantern --help`. Prints each one's median and spread over the repeats, and the ratio of the
-explain command to the script measured in the same run.
+`lantern --help`, `lantern models` and `lantern methods`. Prints each one's median and spread
+over the repeats, and the ratio of the explain command to the script measured in the same run.
 
 Measured here (2 cores, load ~1, 3 repeats, medians), before and after engines were prepared on
 first need and the commands' groups imported lazily (--source: a `git archive` of the commit
 before): explain 7.38 s -> 4.29 s against the script's 4.74 s / 4.60 s (1.56x -> 0.93x);
 `lantern --help` 4.92 s -> 0.06 s.
+
+After the model catalog (issue 18; load average 14-20 from other work on the same 2 cores, so
+every time is inflated): `lantern models` 11.99 s -> 0.59 s and `lantern methods` 10.88 s ->
+0.50 s (torch no longer imported); explain 17.82 s against the script's 22.19 s (0.80x).
 """
 
 import argparse
@@ -79,6 +83,8 @@ def main() -> None:
             ],
             "Captum script (10 lines)": [sys.executable, "-c", CAPTUM_SCRIPT],
             "lantern --help": [*_lantern(args.source), "--help"],
+            "lantern models": [*_lantern(args.source), "models"],
+            "lantern methods": [*_lantern(args.source), "methods"],
         }
         _time(runs["Captum script (10 lines)"], 1, environment)  # warm the file cache for both
         medians = {}
