@@ -23,7 +23,7 @@ import math
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -126,17 +126,17 @@ def visualise(
     chooser = random.Random(params.seed)
     with _objective(model, params) as objective:
         with torch.no_grad():
-            start = float(objective(image_of()))
+            start = float(objective.measure(image_of())[0])
         for step in range(params.steps):
             progress(step, params.steps)
             pixels = _transform(image_of(), params, chooser)
             # The gradient of the spectrum only: a parameter that requires grad (a model loaded
             # elsewhere) never gets a .grad from here.
-            (spectrum.grad,) = torch.autograd.grad(-objective(pixels), [spectrum])
+            (spectrum.grad,) = torch.autograd.grad(-objective.ascent(pixels), [spectrum])
             optimiser.step()
         with torch.no_grad():
             final = image_of()
-            reached = float(objective(final))
+            reached = float(objective.measure(final)[0])
     progress(params.steps, params.steps)
     label = model.labels[params.target] if params.target is not None else None
     result = FeatureVisualisation(
@@ -166,8 +166,8 @@ def channel_activation(
     [0, 1] without gradients: the objective visualise raises."""
     params = FeatureVisualisationParams(layer=layer, channel=channel)
     _check(model, params)
-    with _objective(model, params, reduce=False) as objective, torch.no_grad():
-        return objective(pixels.to(model.device)).cpu()
+    with _objective(model, params) as objective, torch.no_grad():
+        return objective.measure(pixels.to(model.device)).cpu()
 
 
 def read_cached(cache_dir: Path, key: str) -> FeatureVisualisation | None:
@@ -225,12 +225,23 @@ def _check(model: LoadedModel, params: FeatureVisualisationParams) -> None:
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class _Objective:
+    """measure(pixels): what is reported (the channel's mean post-activation, as the index reads
+    it, or the class's logit), per image; ascent(pixels): the scalar the optimiser raises. For a
+    channel read after its activation, that is the mean of the activation's input: a ReLU that
+    is off everywhere on the starting image passes no gradient, its input does (Lucid optimises
+    pre-ReLU tensors for the same reason); the activation is monotonic, so raising its input
+    raises the channel."""
+
+    measure: Callable[[torch.Tensor], torch.Tensor]
+    ascent: Callable[[torch.Tensor], torch.Tensor]
+
+
 @contextmanager
-def _objective(
-    model: LoadedModel, params: FeatureVisualisationParams, reduce: bool = True
-) -> Iterator[Any]:
-    """A function of pixels (N, 3, H, W) -> the objective (summed over the batch when
-    `reduce`, else per image). The module's train/eval modes are restored afterwards."""
+def _objective(model: LoadedModel, params: FeatureVisualisationParams) -> Iterator[_Objective]:
+    """The objective of `params` on `model` during the block; the module's train/eval modes
+    are restored and every hook removed afterwards."""
     modes = {name: sub.training for name, sub in model.module.named_modules()}
     model.module.eval()
     try:
@@ -238,23 +249,33 @@ def _objective(
             target = int(params.target or 0)
 
             def logit(pixels: torch.Tensor) -> torch.Tensor:
-                values = model.module(pixels)[:, target]
-                return values.sum() if reduce else values
+                return model.module(pixels)[:, target]
 
-            yield logit
+            yield _Objective(logit, lambda pixels: logit(pixels).sum())
             return
         channel = int(params.channel or 0)
-        with tap(model, params.layer) as tapped, _stop_after(model, tapped):
+        entered: list[torch.Tensor] = []  # the tensors that fed a module of the tap's chain
+        with tap(model, params.layer) as tapped, _stop_after(model, tapped, entered):
 
-            def activation(pixels: torch.Tensor) -> torch.Tensor:
+            def run(pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                """(the channel before its activation, after it), (N, H, W) each."""
                 tapped.outputs.clear()
+                entered.clear()
                 with suppress(_Stop):
                     model.module(pixels)
-                values = tapped.outputs[-1][:, channel].flatten(1).mean(dim=1)
+                after = tapped.outputs[-1]
+                before = after
+                if tapped.tapped_as == "activation":
+                    # the activation's input; an in-place one overwrote it: then its output
+                    before = next((t for t in reversed(entered) if t is not after), after)
                 tapped.outputs.clear()
-                return values.sum() if reduce else values
+                entered.clear()
+                return before[:, channel], after[:, channel]
 
-            yield activation
+            yield _Objective(
+                lambda pixels: run(pixels)[1].flatten(1).mean(dim=1),
+                lambda pixels: run(pixels)[0].flatten(1).mean(dim=1).sum(),
+            )
     finally:
         for name, sub in model.module.named_modules():
             sub.training = modes[name]
@@ -266,16 +287,18 @@ class _Stop(Exception):
 
 
 @contextmanager
-def _stop_after(model: LoadedModel, tapped: Tap) -> Iterator[None]:
+def _stop_after(model: LoadedModel, tapped: Tap, entered: list[torch.Tensor]) -> Iterator[None]:
     """Stop this thread's forward passes at the first module whose input is not the tapped
     tensor once one is recorded: the layer's BatchNorm and activation, which the tap follows,
-    take it as input and still run; whatever comes after them does not. Hooks removed on exit."""
+    take it as input and still run (their inputs are appended to `entered`); whatever comes
+    after them does not. Hooks removed on exit."""
     owner = threading.get_ident()
 
     def check(_module: nn.Module, inputs: tuple[object, ...]) -> None:
         if threading.get_ident() != owner or not tapped.outputs:
             return
         if inputs and inputs[0] is tapped.outputs[-1]:
+            entered.append(tapped.outputs[-1])
             return
         raise _Stop
 

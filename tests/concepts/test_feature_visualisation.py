@@ -144,3 +144,18 @@ def test_a_channel_stops_the_forward_pass_after_its_layer(tiny: LoadedModel) -> 
                 handle.remove()
     extra = {name: calls[6].count(name) - calls[2].count(name) for name in ("conv2", "head", "fc")}
     assert extra == {"conv2": 4, "head": 0, "fc": 0}
+
+
+def test_a_channel_off_on_the_starting_image_still_rises(tiny: LoadedModel) -> None:
+    """conv2's channel 3 biased so that its ReLU6 is 0 everywhere on the starting image: the
+    activation passes no gradient there, its input does, and the channel comes on."""
+    params = _channel(steps=40)
+    initial = _parameterisation(params, torch.device("cpu"))[0]().detach()
+    conv2 = tiny.network.get_submodule("conv2")
+    with torch.no_grad():
+        hidden = torch.relu(tiny.network.get_submodule("conv1")(tiny.module.normalize(initial)))
+        before = conv2(hidden)[0, 3]
+        conv2.bias[3] -= float(before.max()) + 0.05
+    assert float(channel_activation(tiny, "conv2", 3, initial)[0]) == 0.0
+    result = visualise(tiny, params)
+    assert result.start == 0.0 and result.objective > 0.05
