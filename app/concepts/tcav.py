@@ -132,7 +132,7 @@ def captum_scores(
     """One Captum TCAV.interpret call over [concept, random_i] and [random_i, random_j] (for
     each pair): {("concept", i) or ("random", i, j): {layer: sign_count of the first set}},
     and each layer's CAV test accuracies. Seeded (random, numpy, torch) from `seed`."""
-    from captum.concept import TCAV, Concept
+    from captum.concept import Concept
 
     concepts = [Concept(0, _identifier(concept.name), _batches(concept.pixels, model))]
     concepts += [
@@ -149,7 +149,7 @@ def captum_scores(
     torch.manual_seed(seed)
     with tempfile.TemporaryDirectory(prefix="lantern-tcav-") as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Captum's note on its in-memory default classifier
-        tcav = TCAV(model.module, captum_layers, model_id="model", save_path=folder + "/")
+        tcav = _TCAV(model.module, captum_layers, model_id="model", save_path=folder + "/")
         scores = tcav.interpret(inputs.to(model.device), sets, target=target)
         accuracies = {
             layer: [float(tcav.cavs[_key(s)][f"network.{layer}"].stats["accs"]) for s in sets]
@@ -162,6 +162,32 @@ def captum_scores(
             layer: float(per_layer[f"network.{layer}"]["sign_count"][0]) for layer in layers
         }
     return raw, accuracies
+
+
+def _tcav_class() -> Any:
+    """Captum's TCAV, computing each concept's activations once: Captum 0.9's load_cavs asks
+    AV.exists(path, model_id, layer, identifier) with the last two swapped, so it never finds
+    them and recomputes both concepts' activations for every experimental set (R(R+1)/2 + R
+    times the forward passes; the scores are the same)."""
+    from captum._utils.av import AV
+    from captum.concept import TCAV
+
+    class OnceTCAV(TCAV):
+        def generate_activations(self, concept_layers: dict[Any, list[str]]) -> None:
+            for concept, layers in concept_layers.items():
+                missing = [
+                    layer
+                    for layer in layers
+                    if not AV.exists(self.save_path, self.model_id, concept.identifier, layer)
+                ]
+                if missing:
+                    self.generate_activation(missing, concept)
+
+    return OnceTCAV
+
+
+def _TCAV(*args: Any, **kwargs: Any) -> Any:
+    return _tcav_class()(*args, **kwargs)
 
 
 def _key(concepts: list[Any]) -> str:
