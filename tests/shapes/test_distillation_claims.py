@@ -115,3 +115,19 @@ def test_batched_attack_success_equals_the_attack_verb_image_by_image(method: st
     rate = attack_success(model, pixels, method, epsilon, steps=3)
     assert rate == pytest.approx(sum(one_by_one) / len(one_by_one))
     assert attack_success(model, pixels, method, 0.5, steps=3) > 0  # a huge ε flips some
+
+
+def test_lantern_shapes_noise_robustness_prints_its_curves(tmp_path, monkeypatch, capsys) -> None:
+    from app.cli import main
+
+    monkeypatch.setenv("LANTERN_DATA_DIR", str(tmp_path))
+    settings = ["epochs=1", "train_images=10", "test_images=10", "width=4", "seeds=1"]
+    settings += ["epsilons=4,16", "pgd_steps=1"]
+    arguments = [item for pair in settings for item in ("--param", pair)]
+    assert main(["shapes", "noise_robustness", *arguments]) == 0
+    out = capsys.readouterr().out
+    assert "4/255" in out and "16/255" in out
+    attacks = [line.split()[4] for line in out.splitlines() if "σ = 0.1 " in line]
+    assert attacks == ["fgsm", "pgd"]
+    assert sum(line.lstrip().startswith("no noise") for line in out.splitlines()) == 2
+    assert (tmp_path / "shapes" / "noise_robustness.json").is_file()
