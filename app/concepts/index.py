@@ -20,6 +20,7 @@ Boxes are in the model's view of the image (input_size × input_size pixels afte
 centre crop), bottom and right exclusive. "value" is the channel's activation (its maximum).
 """
 
+import io
 import json
 import math
 import re
@@ -124,6 +125,7 @@ def build_index(
         "_crops": {},
         "_details": {},
     }
+    cut: dict[tuple[int, ...], Image.Image] = {}
     for name, layer in state.items():
         exemplars: dict[str, list[dict[str, Any]]] = {}
         crops: dict[str, list[Image.Image]] = {}
@@ -145,7 +147,11 @@ def build_index(
                         "crop": f"crops/{_safe(name)}/{channel}_{rank}.png",
                     }
                 )
-                channel_crops.append(_crop(kept[image], box))
+                # Late layers' boxes are the whole image: one crop per (image, box), shared.
+                where = (image, *box)
+                if where not in cut:
+                    cut[where] = _crop(kept[image], box)
+                channel_crops.append(cut[where])
             exemplars[str(channel)] = rows
             crops[str(channel)] = channel_crops
         values = torch.cat(layer.all_values)  # (N, C)
@@ -269,12 +275,17 @@ def write_index(index: dict[str, Any], folder: Path) -> Path:
     crops = index.get("_crops", {})
     details = index.get("_details", {})
     public = {key: value for key, value in index.items() if not key.startswith("_")}
+    encoded: dict[int, bytes] = {}
     for layer, channels in crops.items():
         layer_folder = staging / "crops" / _safe(layer)
         layer_folder.mkdir(parents=True)
         for channel, images in channels.items():
             for rank, image in enumerate(images):
-                image.save(layer_folder / f"{channel}_{rank}.png")
+                if id(image) not in encoded:  # a crop shared by several channels: encoded once
+                    buffer = io.BytesIO()
+                    image.save(buffer, format="PNG")
+                    encoded[id(image)] = buffer.getvalue()
+                (layer_folder / f"{channel}_{rank}.png").write_bytes(encoded[id(image)])
     for layer, per_channel in details.items():
         (staging / f"{_safe(layer)}.channels.json").write_text(json.dumps(per_channel))
     (staging / "index.json").write_text(json.dumps(public))
