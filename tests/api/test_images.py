@@ -98,14 +98,17 @@ def test_missing_file_field_is_a_readable_422(client) -> None:
 
 def test_catalog(client) -> None:
     models = client.get("/api/models").json()
-    assert models[0].items() >= {
-        "name": "tiny",
-        "description": "test model",
-        "default": True,
-        "loaded": True,
-        "weights": "built in",
-        "group": "built-in",
-    }.items()
+    assert (
+        models[0].items()
+        >= {
+            "name": "tiny",
+            "description": "test model",
+            "default": True,
+            "loaded": True,
+            "weights": "built in",
+            "group": "built-in",
+        }.items()
+    )
     assert any(m["name"] == "efficientnet-lite0" for m in models)
     assert client.get("/api/models/tiny/classes").json()[3] == "class 3"
     assert len(client.get("/api/models/efficientnet-lite0/classes").json()) == 1000
