@@ -61,11 +61,8 @@ INPUTS_AND_PRUNING = [
     },
 ]
 SHAPES = [
-    {"recipe": "int8_static", "params": {}},
-    {"recipe": "int8_static", "params": {"calibration": "entropy"}},
     _bits(8),
     _bits(4),
-    _bits(3),
     _bits(2),
     _inputs("minmax", scheme="affine"),
     _inputs("mse", scheme="affine"),
@@ -84,13 +81,13 @@ def _table(run) -> str:
     methods = run.params["methods"]
     lines = [
         "| # | variant | engine | file MB | top-1 agreement (95 % CI) | accuracy (95 % CI) | KL | "
-        + " | ".join(f"{m} ρ" for m in methods)
-        + " | weight error | batch 8 ms | build s |",
+        + "".join(f"{m} ρ | " for m in methods)
+        + "weight error | batch 8 ms | build s |",
         "|" + "---|" * (10 + len(methods)),
     ]
     for index, row in enumerate(run.rows):
-        drift = " | ".join(
-            f"{row.explanation_drift[m]:.3f}" if m in row.explanation_drift else "—"
+        drift = "".join(
+            f"{row.explanation_drift[m]:.3f} | " if m in row.explanation_drift else "— | "
             for m in methods
         )
         error = row.details.get("relative_weight_error")
@@ -98,7 +95,7 @@ def _table(run) -> str:
             f"| {index} | {row.name} | {row.engine} | {row.size_bytes / 1e6:.2f}"
             f" | {_percent(row.top1_agreement, row.top1_agreement_interval)}"
             f" | {_percent(row.accuracy, row.accuracy_interval)} | {row.kl_divergence:.3f}"
-            f" | {drift} | {'—' if error is None else f'{error:.3f}'}"
+            f" | {drift}{'—' if error is None else f'{error:.3f}'}"
             f" | {row.latency_ms['batch8']:.1f} | {row.build_seconds:.1f} |"
         )
     return "\n".join(lines)
