@@ -154,7 +154,9 @@ class SimulatedQuantization(Recipe):
                 tensors[key] = value.detach().float().contiguous()
         artifact = save(
             tensors,
-            metadata={"weight_bits": str(params.weight_bits), "scheme": params.scheme},
+            # One metadata key: safetensors writes a metadata map in no fixed order, and the same
+            # recipe must build the same file.
+            metadata={"quantization": f"{params.weight_bits}-bit {params.scheme}"},
         )
         weights = sum(layer.weight.numel() for layer in layers.values())
         progress(len(layers) + 1, len(layers) + 1)
