@@ -27,10 +27,14 @@ def test_plotly_comes_from_the_python_package(client) -> None:
     assert response.status_code == 200 and response.content == bundled.read_bytes()
 
 
+SVG_NAMESPACE = "http://www.w3.org/2000/svg"
+
+
 def test_no_page_or_script_loads_anything_from_outside() -> None:
     for path in [*ROOT.joinpath("templates").rglob("*.html"), *ROOT.joinpath("static").rglob("*")]:
         if path.is_file():
-            text = path.read_text(encoding="utf-8")
+            # SVG's namespace is an identifier for createElementNS, never fetched.
+            text = path.read_text(encoding="utf-8").replace(SVG_NAMESPACE, "")
             assert not re.search(r"https?://", text), f"{path} names an external URL"
 
 
