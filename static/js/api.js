@@ -53,6 +53,27 @@ export async function api(path, options = {}) {
 
 // Start a job (POST url with body), follow it by server-sent events, resolve with the final view.
 // onUpdate(view) is called on every progress event; rejects with ApiError when the job fails.
+// A zip of images chosen in `input` is uploaded (POST /api/compress/datasets) as soon as it is
+// picked; `info` says how many images it held, the form's "zip" source is ticked, and
+// `onUploaded` gets the dataset's id (what the audit and the concept index take as data).
+export function uploadDatasetOnChange(input, info, onUploaded) {
+  input.addEventListener("change", async (event) => {
+    const file = event.target.files[0];
+    if (!file) return;
+    clearError();
+    const body = new FormData();
+    body.append("file", file);
+    try {
+      const dataset = await api("/api/compress/datasets", { method: "POST", body });
+      onUploaded(dataset.id);
+      info.textContent = `${dataset.images ?? "?"} images uploaded`;
+      document.querySelector('input[name="source"][value="zip"]').checked = true;
+    } catch (error) {
+      showError(error.message);
+    }
+  });
+}
+
 export async function runJob(url, body, onUpdate = () => {}) {
   const started = await api(url, { json: body });
   onUpdate(started);

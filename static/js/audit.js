@@ -7,7 +7,7 @@
 // Explain page with its class selected. Two audits of the same images side by side, with deltas.
 // The report downloads as one self-contained HTML file (report.js).
 
-import { api, clearError, runJobShowing, showError } from "./api.js";
+import { api, clearError, runJobShowing, showError, uploadDatasetOnChange } from "./api.js";
 import { axisTitle, chart } from "./charts.js";
 import { element, number, percent } from "./dom.js";
 import { downloadPageReport, figuresIn, tableSection } from "./report.js";
@@ -45,21 +45,7 @@ async function loadAudits(selected = null) {
 loadModels().catch((error) => showError(error.message));
 loadAudits().catch((error) => showError(error.message));
 
-$("dataset-file").addEventListener("change", async (event) => {
-  const file = event.target.files[0];
-  if (!file) return;
-  clearError();
-  const body = new FormData();
-  body.append("file", file);
-  try {
-    const dataset = await api("/api/compress/datasets", { method: "POST", body });
-    datasetId = dataset.id;
-    $("dataset-info").textContent = `${dataset.images ?? "?"} images uploaded`;
-    document.querySelector('input[name="source"][value="zip"]').checked = true;
-  } catch (error) {
-    showError(error.message);
-  }
-});
+uploadDatasetOnChange($("dataset-file"), $("dataset-info"), (id) => { datasetId = id; });
 
 $("audit-form").addEventListener("submit", async (event) => {
   event.preventDefault();

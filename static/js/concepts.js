@@ -4,7 +4,7 @@
 // the reference images (the sample photos with augmented views, Shapes images, or a zip), the
 // layers and the top-k, as a job with progress.
 
-import { api, cancelJob, clearError, runJobShowing, showError } from "./api.js";
+import { api, cancelJob, clearError, runJobShowing, showError, uploadDatasetOnChange } from "./api.js";
 import { byId as $, channelPage, conceptApi, fillModelMenu } from "./concept_links.js";
 import { element, number } from "./dom.js";
 import { downloadPageReport } from "./report.js";
@@ -135,21 +135,7 @@ $("find").addEventListener("change", () => {
   if (index?.layers?.[layer] && channel >= 0 && channel < index.layers[layer].channels) location.assign(channelPage(model, layer, channel));
 });
 
-$("dataset-file").addEventListener("change", async (event) => {
-  const file = event.target.files[0];
-  if (!file) return;
-  clearError();
-  const body = new FormData();
-  body.append("file", file);
-  try {
-    const dataset = await api("/api/compress/datasets", { method: "POST", body });
-    datasetId = dataset.id;
-    $("dataset-info").textContent = `${dataset.images ?? "?"} images uploaded`;
-    document.querySelector('input[name="source"][value="zip"]').checked = true;
-  } catch (error) {
-    showError(error.message);
-  }
-});
+uploadDatasetOnChange($("dataset-file"), $("dataset-info"), (id) => { datasetId = id; });
 
 $("build-form").addEventListener("submit", async (event) => {
   event.preventDefault();

@@ -1,10 +1,13 @@
 """The /audit page in Debian's chromium: run a small Shapes audit and read its report; WCAG 2.1
 AA by axe-core before and after."""
 
+import io
 import re
+import zipfile
 from collections.abc import Iterator
 
 import pytest
+from PIL import Image
 
 from app.audit import AuditParams, run_audit
 from app.main import create_app
@@ -46,6 +49,19 @@ def test_run_an_audit_from_the_page(page, audit_url: str, tmp_path) -> None:  # 
     browser_page.wait_for_function("() => document.querySelectorAll('#model option').length")
     assert _severe_violations(browser_page) == []
     browser_page.select_option("#model", MODEL)
+    # A zip chosen in the form is uploaded at once and its source ticked (api.js).
+    archive = tmp_path / "three.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for index in range(3):
+            picture = io.BytesIO()
+            Image.new("RGB", (32, 32), (index * 80, 40, 90)).save(picture, "PNG")
+            zipped.writestr(f"photo{index}.png", picture.getvalue())
+    browser_page.set_input_files("#dataset-file", str(archive))
+    browser_page.wait_for_function(
+        "() => document.getElementById('dataset-info').textContent.includes('3 images uploaded')"
+    )
+    assert browser_page.is_checked('input[name="source"][value="zip"]')
+    browser_page.check('input[name="source"][value="shapes"]')
     browser_page.fill("#shapes-count", "80")  # a few per class: SpRAy needs 6
     browser_page.select_option("#engine", "plain")
     browser_page.click("#run")
