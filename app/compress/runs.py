@@ -47,7 +47,7 @@ from app.compress.data import (
 from app.compress.measure import logits_of
 from app.compress.saved import keep_variant
 from app.errors import BadParameter, UnknownRun
-from app.explain import METHODS
+from app.explain import MethodNames
 from app.params import MAX_SEED, Progress, no_progress, parse_params
 from app.results import result_type
 from app.settings import Settings
@@ -99,7 +99,7 @@ class RunParams(BaseModel):
     variants: list[VariantRequest] = Field(
         default_factory=_default_variants, min_length=1, max_length=12
     )
-    methods: list[str] = Field(
+    methods: MethodNames = Field(
         default=["occlusion", "saliency", "grad_cam"],
         max_length=9,
         description="Explanation methods whose drift is measured",
@@ -123,13 +123,6 @@ class RunParams(BaseModel):
         description="Layer whose input is histogrammed; default: the one with the longest tail",
     )
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Augmentation seed")
-
-    @field_validator("methods")
-    @classmethod
-    def _known_methods(cls, value: list[str]) -> list[str]:
-        for method in value:
-            METHODS.get(method)
-        return value
 
 
 @result_type

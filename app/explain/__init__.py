@@ -7,12 +7,13 @@ from app.explain import grad_cam, guided_grad_cam, integrated_gradients  # noqa:
 from app.explain import kernel_shap, gradient_shap  # noqa: F401
 
 # isort: on
-from app.explain.base import METHODS, Explanation, Method
+from app.explain.base import METHODS, Explanation, Method, MethodNames
 from app.explain.engine import explain
 
 __all__ = [
     "METHODS",
     "Explanation",
     "Method",
+    "MethodNames",
     "explain",
 ]

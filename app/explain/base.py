@@ -3,10 +3,11 @@
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 import torch
+from pydantic import AfterValidator
 
 from app.errors import UnknownMethod
 from app.explain._activation_rules import RowRule, RuleReport
@@ -24,6 +25,7 @@ __all__ = [
     "Explanation",
     "GradientMethod",
     "Method",
+    "MethodNames",
 ]
 
 
@@ -154,3 +156,13 @@ class GradientMethod(Method):
 
 METHODS: Registry[Method] = Registry("explanation method", UnknownMethod)
 """The only list of explanation methods: `@METHODS.register` on the class adds it."""
+
+
+def _known_methods(names: list[str]) -> list[str]:
+    for name in names:
+        METHODS.get(name)  # UnknownMethod (404) names the choices
+    return names
+
+
+MethodNames = Annotated[list[str], AfterValidator(_known_methods)]
+"""A Params field of registered method names; an unknown one is refused naming the choices."""
