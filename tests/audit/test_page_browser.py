@@ -13,23 +13,11 @@ from app.audit import AuditParams, run_audit
 from app.main import create_app
 from app.settings import Settings
 from tests.audit.conftest import MODEL
+from tests.browser.axe_checks import severe_violations
 from tests.browser.fixtures import serving
 from tests.browser.report_checks import download_report
 
 pytestmark = pytest.mark.browser
-
-WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
-
-
-def _severe_violations(browser_page) -> list[dict]:  # type: ignore[no-untyped-def]
-    from axe_playwright_python.sync_playwright import Axe
-
-    violations = Axe().run(browser_page, options=WCAG_AA).response["violations"]
-    return [
-        {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in violations
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +35,7 @@ def test_run_an_audit_from_the_page(page, audit_url: str, tmp_path) -> None:  # 
     browser_page = page.page
     browser_page.goto(audit_url + "/audit")
     browser_page.wait_for_function("() => document.querySelectorAll('#model option').length")
-    assert _severe_violations(browser_page) == []
+    assert severe_violations(browser_page, "audit-form") == []
     browser_page.select_option("#model", MODEL)
     # A zip chosen in the form is uploaded at once and its source ticked (api.js).
     archive = tmp_path / "three.zip"
@@ -88,7 +76,7 @@ def test_run_an_audit_from_the_page(page, audit_url: str, tmp_path) -> None:  # 
     browser_page.wait_for_selector("#mistakes figure a[href]")
     assert browser_page.locator("#spray-grad_cam figure img").count() > 0
     page.screenshot("audit-report")
-    assert _severe_violations(browser_page) == []
+    assert severe_violations(browser_page, "audit-report") == []
     assert browser_page.locator('#results a[href$="/report.html"]').count() == 1
     # The HTML report: one self-contained file with the charts and thumbnails inline.
     _, html = download_report(page, "#page-report", tmp_path)
@@ -127,7 +115,7 @@ def test_two_audits_side_by_side(page, audit_url: str, tmp_path) -> None:  # typ
     assert browser_page.locator(".compare-table tbody tr").count() == 10
     deltas = browser_page.locator(".compare-table tbody td:nth-child(5)").all_inner_texts()
     assert set(deltas) == {"0.0 points"}
-    assert _severe_violations(browser_page) == []
+    assert severe_violations(browser_page, "audit-compared") == []
     _, html = download_report(page, "#page-report", tmp_path)
     assert "Audits compared" in html and "Δ recall" in html
     assert page.errors == []

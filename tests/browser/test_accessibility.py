@@ -1,7 +1,6 @@
 """Every page against WCAG 2.1 AA with axe-core (bundled in axe-playwright-python, no network),
 and at phone width (390 px) without horizontal scrolling."""
 
-import json
 from collections.abc import Iterator
 
 import pytest
@@ -11,14 +10,13 @@ from app.main import create_app
 from app.settings import Settings
 from app.zoo import load_model
 from app.zoo.pool import ModelPool
-from tests.browser.fixtures import ARTIFACTS, serving
+from tests.browser.axe_checks import severe_violations
+from tests.browser.fixtures import serving
 from tests.browser.screenshots import save_for_readme
 
 pytestmark = pytest.mark.browser
 
 PAGES = [entry.path for entry in NAV] + ["/docs"]  # every registered page, and the API's
-WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
-SEVERE = {"serious", "critical"}
 
 
 def _ready(browser_page, path: str) -> None:
@@ -29,22 +27,6 @@ def _ready(browser_page, path: str) -> None:
         browser_page.wait_for_function("() => document.querySelectorAll('#model option').length")
 
 
-def _severe_violations(browser_page, name: str) -> list[dict]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(browser_page, options=WCAG_AA)
-    violations = results.response["violations"]
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    counts = {v["id"]: len(v["nodes"]) for v in violations if v["impact"] in SEVERE}
-    (ARTIFACTS / f"axe-{name}.json").write_text(json.dumps(violations, indent=1))
-    print(f"axe {name}: {sum(counts.values())} serious/critical nodes {counts}")
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in violations
-        if v["impact"] in SEVERE
-    ]
-
-
 @pytest.mark.parametrize("path", PAGES)
 def test_page_meets_wcag_aa(page, server_url, path) -> None:
     browser_page = page.page
@@ -52,7 +34,7 @@ def test_page_meets_wcag_aa(page, server_url, path) -> None:
     _ready(browser_page, path)
     name = path.strip("/") or "explain"
     page.screenshot(f"axe-{name}")
-    assert _severe_violations(browser_page, name) == []
+    assert severe_violations(browser_page, name) == []
     assert browser_page.locator("h1").count() == 1
     assert page.errors == []
 
@@ -70,7 +52,7 @@ def test_page_with_its_maps_meets_wcag_aa(page, server_url, path) -> None:
     )
     name = (path.strip("/") or "explain") + "-maps"
     page.screenshot(f"axe-{name}")
-    assert _severe_violations(browser_page, name) == []
+    assert severe_violations(browser_page, name) == []
     for link in browser_page.locator(".pane a.download").all():
         assert link.get_attribute("aria-label") or len(link.inner_text()) > 4
 
@@ -104,7 +86,7 @@ def locked_url(tmp_path_factory, default_model) -> Iterator[str]:
 def test_sign_in_page_meets_wcag_aa_and_fits_a_phone(page, locked_url) -> None:
     browser_page = page.page
     browser_page.goto(locked_url + "/login")
-    assert _severe_violations(browser_page, "login") == []
+    assert severe_violations(browser_page, "login") == []
     assert browser_page.locator("h1").count() == 1
     browser_page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot("phone-login")

@@ -14,6 +14,7 @@ from app.main import create_app
 from app.settings import Settings
 from app.zoo import LoadedModel, load_model
 from app.zoo.pool import ModelPool
+from tests.browser.axe_checks import severe_violations
 from tests.browser.fixtures import serving
 from tests.browser.screenshots import save_for_readme
 
@@ -21,18 +22,6 @@ pytestmark = pytest.mark.browser
 
 MODEL = "efficientnet-lite0"
 LAYER = "_blocks.2._expand_conv"
-WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
-
-
-def _severe_violations(browser_page) -> list[dict]:  # type: ignore[no-untyped-def]
-    from axe_playwright_python.sync_playwright import Axe
-
-    violations = Axe().run(browser_page, options=WCAG_AA).response["violations"]
-    return [
-        {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in violations
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +53,7 @@ def test_explore_the_channels_of_a_layer(page, explorer_url: str) -> None:  # ty
     assert browser_page.locator("#channels .channel-card").first.locator("img").count() == 3
     browser_page.click("#more")
     assert browser_page.locator("#channels .channel-card").count() == 96
-    assert _severe_violations(browser_page) == []
+    assert severe_violations(browser_page, "concepts-grid") == []
     save_for_readme(browser_page, "concepts-explorer.png")
     page.screenshot("grid")
 
@@ -130,7 +119,7 @@ def test_a_channel_page_by_its_url(page, explorer_url: str) -> None:  # type: ig
     caption = browser_page.inner_text("#visualisation-caption")
     assert "4 steps at 64 × 64 px in" in caption
     assert browser_page.evaluate("() => visualisation.naturalWidth") == 64
-    assert _severe_violations(browser_page) == []
+    assert severe_violations(browser_page, "concepts-channel") == []
     browser_page.evaluate("window.scrollTo(0, 0)")
     save_for_readme(browser_page, "concepts-channel.png", full_page=True)
     page.screenshot("channel")
@@ -172,7 +161,7 @@ def test_the_concepts_pane_on_the_explain_page(page, explorer_url: str) -> None:
     assert first.locator(".concept-exemplars img").count() == 3  # from the index: top 3
     href = first.locator("h3 a").get_attribute("href") or ""
     assert href.startswith(f"/concepts/{MODEL}/{LAYER}/")
-    assert _severe_violations(browser_page) == []
+    assert severe_violations(browser_page, "concepts-pane") == []
     page.screenshot("explain-concepts")
     browser_page.locator("#concepts-pane").scroll_into_view_if_needed()
     save_for_readme(browser_page, "concepts-pane.png")

@@ -11,7 +11,7 @@ import pytest
 from app.shapes.calibration_experiment import TEMPERATURES, CalibrationReport, _score
 from app.shapes.random_labels import MethodSimilarity, RandomLabelsReport, RandomLabelsRun
 from app.shapes.seeds import spread
-from tests.browser.test_accessibility import _severe_violations
+from tests.browser.axe_checks import severe_violations
 
 pytestmark = pytest.mark.browser
 
@@ -95,5 +95,5 @@ def test_smoothing_and_the_bogus_model_are_drawn(page, server_url) -> None:
     assert "Grad-CAM" in bogus.locator("table").nth(1).inner_text()
     assert "0.62" in bogus.locator("table").nth(1).inner_text()
     page.screenshot("lab-bogus-and-smoothing")
-    assert _severe_violations(browser_page, "lab-bogus-and-smoothing") == []
+    assert severe_violations(browser_page, "lab-bogus-and-smoothing") == []
     assert page.errors == []

@@ -9,7 +9,7 @@ import pytest
 from app.shapes.distill_transfer import DistillArm, DistillTransferReport
 from app.shapes.robustness import AttackCurve, NoiseRobustnessReport, RobustnessRun
 from app.shapes.seeds import spread
-from tests.browser.test_accessibility import _severe_violations
+from tests.browser.axe_checks import severe_violations
 
 pytestmark = pytest.mark.browser
 
@@ -91,5 +91,5 @@ def test_the_claims_are_drawn_with_their_spread(page, server_url) -> None:
     legend = noise.locator(".legend").text_content() or ""
     assert "no noise, FGSM" in legend and "noise σ = 0.1, PGD" in legend
     page.screenshot("lab-claims")
-    assert _severe_violations(browser_page, "lab-claims") == []
+    assert severe_violations(browser_page, "lab-claims") == []
     assert page.errors == []

@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import save_file
 from torchvision.models import squeezenet1_1
 
-from tests.browser.test_accessibility import _severe_violations
+from tests.browser.axe_checks import severe_violations
 from tests.browser.test_dashboard import wait_panes_done
 
 pytestmark = pytest.mark.browser
@@ -44,7 +44,7 @@ def test_upload_explain_and_remove_a_model_of_yours(page, server_url, tmp_path) 
     assert row.get_attribute("data-group") == "yours"
     assert "squeeze.safetensors" in row.inner_text()
     page.screenshot("added")
-    assert _severe_violations(browser_page, "models-added") == []
+    assert severe_violations(browser_page, "models-added") == []
 
     # The page bar's menu on the Explain page: under "yours", and it explains the cat.
     browser_page.goto(f"{server_url}/?model={NAME}&methods=saliency,grad_cam")

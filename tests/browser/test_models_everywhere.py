@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.browser.test_accessibility import _severe_violations
+from tests.browser.axe_checks import severe_violations
 
 pytestmark = pytest.mark.browser
 
@@ -93,7 +93,7 @@ def test_a_tiny_teacher_and_its_int8_variant_show_their_ground_truth(page, serve
     )
     _ground_truth_shown(browser_page, "star")
     assert other.count() == 0
-    assert _severe_violations(browser_page, "explain-shapes") == []
+    assert severe_violations(browser_page, "explain-shapes") == []
 
     # Its int8 variant, by its catalog name: the same image, explained again, scored again.
     first_job = browser_page.locator('.pane[data-method="saliency"]').get_attribute("data-job-id")
