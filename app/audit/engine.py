@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 import torch
 from pydantic import Field
 
-from app.audit.scoring import ModelLoader, Scorer, decode_batch
+from app.audit.scoring import ModelLoader, Scorer
 from app.audit.sources import Item, Listing, list_items
 from app.errors import BadParameter, UnsupportedMethod
 from app.explain import METHODS
@@ -38,6 +38,8 @@ __all__ = ["AuditParams", "Shard", "plan_shards", "run_audit", "score_shards"]
 _LOOPBACK = ("127.0.0.1", "localhost")
 _RAY_LOCK = threading.Lock()
 FORMAT = 2  # bump when what a part holds changes: old parts are then recomputed
+BATCH_SECONDS = 2.0  # a scoring batch's work, when batch_size is not given
+MAX_BATCH = 64
 
 
 class AuditParams(Params):
@@ -60,7 +62,13 @@ class AuditParams(Params):
     limit: int | None = Field(None, ge=1, description="Audit only the first N images")
     seed: int = Field(0, ge=0, description="Seed of the calibration split and clustering")
     shard_size: int = Field(64, ge=1, le=100_000, description="Images per shard")
-    batch_size: int = Field(16, ge=1, le=1024, description="Images per scoring batch")
+    batch_size: int | None = Field(
+        None,
+        ge=1,
+        le=1024,
+        description="Images per scoring batch (one Ray task each; default: about "
+        f"{BATCH_SECONDS:g} s of work, from scoring one image here, at most {MAX_BATCH})",
+    )
     max_images: int = Field(100_000, ge=1, description="Refuse larger datasets")
     sanity_images: int = Field(
         2, ge=0, le=32, description="Images for each method's randomisation check (0: none)"
@@ -131,8 +139,11 @@ def run_audit(
     pending = [shard for shard in shards if not part_path(out, shard.id).is_file()]
     reused = len(shards) - len(pending)
     scoring_started = time.perf_counter()
-    score_shards(pending, out, loader, model, methods, params, progress)
+    batch_size = score_shards(pending, out, loader, model, methods, params, progress)
     scoring_seconds = time.perf_counter() - scoring_started
+    # This run's measured rate through every method, from the first batch's start to the last
+    # one's end (progress.json; None when every shard was reused), and the start-up before it.
+    live = json.loads((out / "progress.json").read_text()) if pending else {}
     report = build_report(
         out,
         listing,
@@ -156,8 +167,11 @@ def run_audit(
             "shards": len(shards),
             "shards_reused": reused,
             "shard_size": params.shard_size,
+            "batch_size": batch_size,
             "images_scored_now": sum(len(s.items) for s in pending),
             "scoring_seconds": round(scoring_seconds, 3),
+            "startup_seconds": live.get("startup_seconds"),
+            "scoring_images_per_second": live.get("scoring_images_per_second"),
             "seconds": round(time.perf_counter() - started, 3),
         },
     )
@@ -270,11 +284,12 @@ def score_shards(
     methods: dict[str, dict[str, Any]],
     params: AuditParams,
     progress: Progress = no_progress,
-) -> None:
-    """Score every item of `shards`, writing each shard's part as soon as its last row lands."""
+) -> int | None:
+    """Score every item of `shards`, writing each shard's part as soon as its last row lands;
+    returns the batch size used (None: nothing to score)."""
     total = sum(len(shard.items) for shard in shards)
     if total == 0:
-        return
+        return None
     progress(0, total)
     rows_by_key = {
         f"{shard.id}/{position}": {
@@ -289,16 +304,13 @@ def score_shards(
     by_id = {shard.id: shard for shard in shards}
     landed: dict[str, dict[str, dict[str, Any]]] = {shard.id: {} for shard in shards}
     done = 0
-    decode_kwargs = {
-        "preprocessing": model.preprocessing,
-        "max_bytes": loader.settings.max_image_bytes,
-        "max_pixels": loader.settings.max_image_pixels,
-    }
+    limits = (loader.settings.max_image_bytes, loader.settings.max_image_pixels)
     rows = list(rows_by_key.values())
+    batch_size = params.batch_size or choose_batch_size(rows, model, methods, limits)
     if params.engine == "plain":
-        batches = _plain(rows, model, methods, decode_kwargs, params.batch_size)
+        batches = _plain(rows, model, methods, limits, batch_size)
     else:
-        batches = _ray(rows, loader, methods, decode_kwargs, params)
+        batches = _ray(rows, loader, methods, limits, params, batch_size)
     for batch in batches:
         live.add(batch)
         for index, key in enumerate(batch["key"]):
@@ -312,6 +324,7 @@ def score_shards(
         live.write()
         progress(done, total)
     live.write(final=True)
+    return batch_size
 
 
 class _LiveProgress:
@@ -378,22 +391,56 @@ class _LiveProgress:
         _write_atomic(self.path, json.dumps(state).encode())
 
 
+def choose_batch_size(
+    rows: list[dict[str, Any]],
+    model: LoadedModel,
+    methods: dict[str, dict[str, Any]],
+    limits: tuple[int, int],
+) -> int:
+    """Images per batch for about BATCH_SECONDS of work (1 to MAX_BATCH), from scoring the first
+    readable of the first few rows here, twice unless the first took a batch's time (the first
+    call warms up: timed once, the default model's Grad-CAM + saliency gave batches of 5; timed
+    twice, 33).
+
+    Small batches of quick work spend the run in per-task overhead (Shapes occlusion on two
+    workers: 16 images a batch scaled 0.75 from one worker to two, 64 scaled 0.90); large
+    batches of slow work report progress rarely (the default model's occlusion takes seconds
+    an image) and leave one worker finishing its last batch while the other idles."""
+    scorer = Scorer.around(model, methods, limits)
+    for row in rows[:5]:
+        single = {
+            "key": np.array([row["key"]], dtype=object),
+            "location": np.array([row["location"]], dtype=object),
+        }
+        seconds = float("inf")
+        for _ in range(2):
+            started = time.perf_counter()
+            scored = scorer(single)
+            seconds = min(seconds, time.perf_counter() - started)
+            if scored["error"][0] or seconds >= BATCH_SECONDS:  # one a batch either way
+                break
+        if not scored["error"][0]:
+            return max(1, min(MAX_BATCH, int(BATCH_SECONDS / max(seconds, 1e-6))))
+    return 16
+
+
 def _plain(
     rows: list[dict[str, Any]],
     model: LoadedModel,
     methods: dict[str, dict[str, Any]],
-    decode_kwargs: dict[str, Any],
+    limits: tuple[int, int],
     batch_size: int,
 ) -> Iterator[dict[str, np.ndarray]]:
-    """The same decode and Scorer, in this process, one batch at a time (no Ray)."""
-    scorer = Scorer.around(model, methods)
+    """The same Scorer (decode and score), in this process, one batch at a time (no Ray)."""
+    scorer = Scorer.around(model, methods, limits)
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
-        batch = {
-            "key": np.array([row["key"] for row in chunk], dtype=object),
-            "location": np.array([row["location"] for row in chunk], dtype=object),
-        }
-        yield scorer(decode_batch(batch, **decode_kwargs))
+        yield scorer(
+            {
+                "key": np.array([row["key"] for row in chunk], dtype=object),
+                "location": np.array([row["location"] for row in chunk], dtype=object),
+            }
+        )
 
 
 def check_address(address: str) -> None:
@@ -434,21 +481,23 @@ def _ray(
     rows: list[dict[str, Any]],
     loader: ModelLoader,
     methods: dict[str, dict[str, Any]],
-    decode_kwargs: dict[str, Any],
+    limits: tuple[int, int],
     params: AuditParams,
+    batch_size: int,
 ) -> Iterator[dict[str, np.ndarray]]:
-    """Decode as Ray tasks, score in an actor pool of params.workers actors that each load the
-    model once; yields the scored batches as they finish."""
+    """Decode and score in an actor pool of params.workers actors that each load the model
+    once; yields the scored batches as they finish."""
     with _RAY_LOCK:  # one Ray session per process: a second audit waits for the first
-        yield from _ray_session(rows, loader, methods, decode_kwargs, params)
+        yield from _ray_session(rows, loader, methods, limits, params, batch_size)
 
 
 def _ray_session(
     rows: list[dict[str, Any]],
     loader: ModelLoader,
     methods: dict[str, dict[str, Any]],
-    decode_kwargs: dict[str, Any],
+    limits: tuple[int, int],
     params: AuditParams,
+    batch_size: int,
 ) -> Iterator[dict[str, np.ndarray]]:
     import ray
     from ray.data import ActorPoolStrategy, DataContext
@@ -460,7 +509,7 @@ def _ray_session(
             _join(params.ray_address)
         else:
             ray.init(
-                num_cpus=max(cpus, params.workers + 1),
+                num_cpus=max(cpus, params.workers),
                 include_dashboard=False,
                 _node_ip_address="127.0.0.1",
                 object_store_memory=512 * 1024 * 1024,
@@ -475,23 +524,22 @@ def _ray_session(
         # One thread per actor, more actors for more cores: torch's intra-op threads on small
         # per-image work spin at every barrier when a core is taken (docs/audit.md, measured).
         threads = params.threads
-        blocks = min(200, max(1, len(rows) // params.batch_size))
+        # One block per batch: one actor task each, and progress as each batch lands.
+        blocks = -(-len(rows) // batch_size)
         dataset: Any = ray.data.from_items(rows, override_num_blocks=blocks)
         dataset = dataset.map_batches(
-            decode_batch,
-            batch_size=params.batch_size,
-            batch_format="numpy",
-            fn_kwargs=decode_kwargs,
-            num_cpus=0.5,
-        )
-        dataset = dataset.map_batches(
             Scorer,
-            batch_size=params.batch_size,
+            batch_size=batch_size,
             batch_format="numpy",
             # Two blocks queued per actor (Ray's default is 4): with few blocks per actor, a deep
             # queue leaves one actor working through its backlog while the other idles at the end.
             compute=ActorPoolStrategy(size=params.workers, max_tasks_in_flight_per_actor=2),
-            fn_constructor_kwargs={"loader": loader, "methods": methods, "threads": threads},
+            fn_constructor_kwargs={
+                "loader": loader,
+                "methods": methods,
+                "threads": threads,
+                "limits": limits,
+            },
             num_cpus=1,
         )
         yield from dataset.iter_batches(batch_size=None, batch_format="numpy")

@@ -1,7 +1,8 @@
 """What runs on the workers: decode a batch of items, and score it with the model loaded once.
 
 Both are plain callables over column batches (dicts of numpy arrays), so the same code runs in
-Ray Data's `map_batches` (decode as tasks, scoring in an actor pool) and in the plain loop.
+Ray Data's `map_batches` (one stage: an actor pool whose actors decode and score their own
+batches) and in the plain loop.
 """
 
 import os
@@ -133,7 +134,13 @@ def border_regions(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Scorer:
-    """The model, loaded once per worker; `__call__` scores a decoded batch.
+    """The model, loaded once per worker; `__call__` decodes a batch of items (key, location:
+    `decode_batch`) and scores it.
+
+    Decoding in the scoring actor rather than in separate Ray tasks: on two cores the decode
+    tasks' worker processes (each importing torch when it starts, while the actors score) took
+    about a third of the machine from two scoring actors, for work that costs 0.6 ms an image in
+    the actor (docs/audit.md, measured).
 
     Out: key, error, logits (N, classes) float32 (NaN rows for errors), and per method m:
     `map__m` (N, R, R) float32 maps of the predicted class, `mass_inside__m`, `pointing__m`
@@ -141,20 +148,29 @@ class Scorer:
     worker (host:pid), batch_began and batch_ended (wall clock) for the run's progress."""
 
     def __init__(
-        self, loader: ModelLoader, methods: dict[str, dict[str, Any]], threads: int
+        self,
+        loader: ModelLoader,
+        methods: dict[str, dict[str, Any]],
+        threads: int,
+        limits: tuple[int, int],
     ) -> None:
         torch.set_num_threads(max(1, threads))  # Ray sets OMP_NUM_THREADS=1 in actors
-        self._use(loader.load(), methods)
+        self._use(loader.load(), methods, limits)
 
     @classmethod
-    def around(cls, model: LoadedModel, methods: dict[str, dict[str, Any]]) -> "Scorer":
+    def around(
+        cls, model: LoadedModel, methods: dict[str, dict[str, Any]], limits: tuple[int, int]
+    ) -> "Scorer":
         """A scorer of a model already loaded in this process (the plain loop, no Ray)."""
         scorer = cls.__new__(cls)
-        scorer._use(model, methods)
+        scorer._use(model, methods, limits)
         return scorer
 
-    def _use(self, model: LoadedModel, methods: dict[str, dict[str, Any]]) -> None:
+    def _use(
+        self, model: LoadedModel, methods: dict[str, dict[str, Any]], limits: tuple[int, int]
+    ) -> None:
         self.model = model
+        self.max_bytes, self.max_pixels = limits  # each image's encoded bytes and pixels
         self.methods = {
             name: parse_params(METHODS.get(name).Params, values, name)
             for name, values in methods.items()
@@ -164,7 +180,13 @@ class Scorer:
         size = self.model.input_size
         self.map_shape = (min(MAP_SIZE, size), min(MAP_SIZE, size))
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def __call__(self, items: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return self.score(
+            decode_batch(items, self.model.preprocessing, self.max_bytes, self.max_pixels)
+        )
+
+    def score(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Score a decoded batch (decode_batch's columns)."""
         from app.shapes.ground_truth import mass_inside, pointing_hit
 
         model = self.model

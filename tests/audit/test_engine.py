@@ -78,6 +78,37 @@ def test_rerun_recomputes_nothing(reference: dict, audit_settings: Settings) -> 
     assert_same_report(reference["report"], again, tolerance=0)
 
 
+def test_batch_size_chosen_from_one_images_time(
+    reference: dict, audit_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without batch_size the audit times one image: 0.25 s of work an image gives batches of
+    about 2 s (8 images); the report is the one batches of 4 give."""
+    from app.audit import engine
+    from app.audit.scoring import ModelLoader, Scorer
+
+    score = Scorer.score
+
+    def slow(self: Scorer, batch: dict) -> dict:
+        time.sleep(0.25 * len(batch["key"]))
+        return score(self, batch)
+
+    monkeypatch.setattr(Scorer, "score", slow)
+    model = ModelLoader(MODEL, audit_settings).load()
+    methods = {"grad_cam": {}}
+    limits = (audit_settings.max_image_bytes, audit_settings.max_image_pixels)
+    rows = [{"key": "a/0", "location": "shapes:0:random:0"}]
+    assert 6 <= engine.choose_batch_size(rows, model, methods, limits) <= 8
+    unreadable = [{"key": "a/0", "location": str(tmp_path / "missing.png")}, *rows]
+    assert 6 <= engine.choose_batch_size(unreadable, model, methods, limits) <= 8
+    assert engine.choose_batch_size(unreadable[:1], model, methods, limits) == 16
+    monkeypatch.setattr(Scorer, "score", score)
+
+    chosen = run_audit(_params(batch_size=None), audit_settings, tmp_path / "chosen")
+    assert 1 <= chosen["provenance"]["batch_size"] <= engine.MAX_BATCH
+    assert reference["report"]["provenance"]["batch_size"] == 4
+    assert_same_report(reference["report"], chosen)
+
+
 def test_other_method_settings_are_other_shards(reference: dict, audit_settings: Settings) -> None:
     out = reference["out"]
     before = set((out / "parts").glob("*.parquet"))
