@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any, Literal
 
-from jinja2 import Environment
+from jinja2 import Environment, FileSystemLoader
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,6 +42,7 @@ __all__ = [
     "describe_params",
     "machine",
     "render_report",
+    "report_environment",
     "report_filename",
     "versions",
 ]
@@ -144,6 +145,14 @@ def report_filename(page: str, subject: str, when: datetime) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-")[:60].strip("-")
     parts = ["lantern", page, *([slug] if slug else []), when.strftime("%Y-%m-%d")]
     return "-".join(parts) + ".html"
+
+
+def report_environment() -> Environment:
+    """The templates as the server's Jinja2Templates loads them (autoescaped), for reports made
+    outside a server (`lantern audit` writes OUT/report.html)."""
+    from app.resources import resource_folder
+
+    return Environment(loader=FileSystemLoader(resource_folder("templates")), autoescape=True)
 
 
 def render_report(

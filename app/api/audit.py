@@ -88,7 +88,8 @@ def _preprocessing(workspace: WorkspaceDep, audit_id: str) -> Any:
 def read_audit_image(audit_id: AuditId, index: int, workspace: WorkspaceDep) -> Response:
     """Image `index` (a report's `index`) as the audit's model saw it."""
     preprocessing = _preprocessing(workspace, audit_id)
-    pixels, _ = store.image_pixels(workspace.settings, audit_id, index, preprocessing)
+    files = store.AuditFiles.on_server(workspace.settings, audit_id)
+    pixels, _ = store.image_pixels(workspace.settings, files, index, preprocessing)
     return png_response(Image.fromarray(pixels))
 
 
@@ -98,7 +99,8 @@ def read_audit_map(
 ) -> Response:
     """The stored map of `method` for image `index` (its predicted class, positive part)."""
     preprocessing = _preprocessing(workspace, audit_id)
-    picture = store.map_picture(workspace.settings, audit_id, method, index, preprocessing, legend)
+    files = store.AuditFiles.on_server(workspace.settings, audit_id)
+    picture = store.map_picture(workspace.settings, files, method, index, preprocessing, legend)
     return png_response(picture)
 
 
@@ -111,7 +113,7 @@ def read_audit_report(audit_id: AuditId, request: Request, workspace: WorkspaceD
     html, filename = audit_report(
         request.app.state.templates.env,
         workspace.settings,
-        audit_id,
+        store.AuditFiles.on_server(workspace.settings, audit_id),
         model.preprocessing,
         model.weights,
     )
@@ -129,7 +131,8 @@ def explain_audit_image(
     report = store.read_audit(workspace.settings, audit_id)
     if target is not None and target >= report["classes"]:
         raise BadParameter(f"class: 0 to {report['classes'] - 1}")
-    content, name = store.original_image(workspace.settings, audit_id, index)
+    files = store.AuditFiles.on_server(workspace.settings, audit_id)
+    content, name = store.original_image(workspace.settings, files, index)
     stored = workspace.add_upload(content, name)
     query = {"image": stored.id, "model": report["model"]}
     if target is not None:

@@ -2,7 +2,8 @@
 header as every page's report (`app/report.py` render_report), the pictures inline.
 
 The page's "Download report" exports what the page shows (with its Plotly charts); this is
-what an API client or a script gets from `GET /api/audits/ID/report.html`: the headline, the
+what an API client or a script gets from `GET /api/audits/ID/report.html`, and what `lantern
+audit` writes as `OUT/report.html`: the headline, the
 per-class table, confusions, calibration in numbers, the galleries and each class's SpRAy
 strategies as thumbnails and maps with their colour bars.
 """
@@ -37,15 +38,15 @@ def _percent(value: float | None) -> str:
 def audit_report(
     environment: Environment,
     settings: Settings,
-    audit_id: str,
+    files: store.AuditFiles,
     preprocessing: Preprocessing,
     weights: str | None,
 ) -> tuple[str, str]:
     """The report's HTML and its file name."""
-    report = store.read_audit(settings, audit_id)
+    report = files.report()
 
     def thumbnail(image: dict[str, Any]) -> ReportFigure:
-        pixels, name = store.image_pixels(settings, audit_id, image["index"], preprocessing)
+        pixels, name = store.image_pixels(settings, files, image["index"], preprocessing)
         labelled = f"labelled {image['label_name']}, " if image.get("label_name") else ""
         caption = (
             f"{name}: {labelled}predicted {image['prediction_name']} "
@@ -156,7 +157,7 @@ def audit_report(
             for cluster, members in enumerate(spray["representatives"] if spray else []):
                 for index in members[:1]:
                     picture = store.map_picture(
-                        settings, audit_id, method, index, preprocessing, legend=True
+                        settings, files, method, index, preprocessing, legend=True
                     )
                     figures.append(
                         ReportFigure(
@@ -176,7 +177,7 @@ def audit_report(
         )
     provenance = report["provenance"]
     summary.append(
-        f"Audit {audit_id} of {report['data']}; engine {provenance['engine']}, "
+        f"Audit {files.name} of {report['data']}; engine {provenance['engine']}, "
         f"{provenance['workers']} worker(s); data hash {provenance['data_hash'][:12]}."
     )
     page = PageReport(

@@ -4,12 +4,15 @@ and two audits of the same data compared class by class.
 
 Nothing here takes a path from a request: an audit is named by its 24-hex id, an image by its
 row number, a method by a name the audit's own manifest lists; the image's location comes from
-the manifest the server wrote, and is read only when it is Shapes or lies under data_dir.
+the manifest the server wrote, and is read only when it is Shapes or lies under data_dir
+(`AuditFiles.on_server`). The CLI reads its own run's folder the same way, its images wherever
+the user's data is (`AuditFiles(folder)`).
 """
 
 import io
 import json
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ from app.imaging.preprocessing import Preprocessing
 from app.settings import Settings
 
 __all__ = [
+    "AuditFiles",
     "audit_folder",
     "class_images",
     "compare_audits",
@@ -51,6 +55,26 @@ def audit_folder(settings: Settings, audit_id: str, finished: bool = True) -> Pa
         state = "finished " if finished else ""
         raise UnknownRun(f"no {state}audit {audit_id} on this server")
     return folder
+
+
+@dataclass(frozen=True)
+class AuditFiles:
+    """A finished audit's folder, and the folder its images must lie in (None: anywhere)."""
+
+    folder: Path
+    images_within: Path | None = None
+
+    @classmethod
+    def on_server(cls, settings: Settings, audit_id: str) -> "AuditFiles":
+        return cls(audit_folder(settings, audit_id), settings.data_dir)
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    def report(self) -> dict[str, Any]:
+        path = self.folder / "report.json"
+        return _cached_json(str(path), path.stat().st_mtime_ns)
 
 
 def list_audits(settings: Settings) -> list[dict[str, Any]]:
@@ -157,26 +181,26 @@ def _locations(folder: Path) -> list[str]:
     return [location for shard in manifest["shards"] for location in shard.get("locations", [])]
 
 
-def _location(settings: Settings, audit_id: str, index: int) -> tuple[str, str]:
-    """(location, name) of image `index`: Shapes, or a file (or zip) under data_dir."""
-    folder = audit_folder(settings, audit_id)
-    locations = _locations(folder)
+def _location(files: AuditFiles, index: int) -> tuple[str, str]:
+    """(location, name) of image `index`: Shapes, or a file (or zip) in files.images_within."""
+    locations = _locations(files.folder)
     if not 0 <= index < len(locations):
-        raise UnknownRun(f"audit {audit_id} has no image {index} (it has {len(locations)})")
+        raise UnknownRun(f"audit {files.name} has no image {index} (it has {len(locations)})")
     location = locations[index]
-    if not location.startswith("shapes:"):
+    if not location.startswith("shapes:") and files.images_within is not None:
         file = Path(location.split("::", 1)[0]).resolve()
-        if not file.is_relative_to(settings.data_dir.resolve()):
-            raise UnknownRun(f"image {index} of audit {audit_id} is not on this server")
-    name = [name for shard in _manifest(folder)["shards"] for name in shard["images"]][index]
+        if not file.is_relative_to(files.images_within.resolve()):
+            raise UnknownRun(f"image {index} of audit {files.name} is not on this server")
+    shards = _manifest(files.folder)["shards"]
+    name = [name for shard in shards for name in shard["images"]][index]
     return location, name
 
 
-def original_image(settings: Settings, audit_id: str, index: int) -> tuple[bytes, str]:
+def original_image(settings: Settings, files: AuditFiles, index: int) -> tuple[bytes, str]:
     """Image `index` as a file (its own bytes; Shapes drawn as PNG) and its file name."""
     from app.audit.scoring import read_image
 
-    location, name = _location(settings, audit_id, index)
+    location, name = _location(files, index)
     file_name = name.replace("/", "-")
     if location.startswith("shapes:"):
         image, _ = read_image(location, settings.max_image_bytes, settings.max_image_pixels)
@@ -187,13 +211,13 @@ def original_image(settings: Settings, audit_id: str, index: int) -> tuple[bytes
 
 
 def image_pixels(
-    settings: Settings, audit_id: str, index: int, preprocessing: Preprocessing
+    settings: Settings, files: AuditFiles, index: int, preprocessing: Preprocessing
 ) -> tuple[np.ndarray, str]:
     """Image `index` of the audit as its model saw it (`preprocessing`: the model's):
     (S, S, 3) uint8, and its name."""
     from app.audit.scoring import decode_batch
 
-    location, name = _location(settings, audit_id, index)
+    location, name = _location(files, index)
     batch = decode_batch(
         {"key": np.array(["0"], dtype=object), "location": np.array([location], dtype=object)},
         preprocessing,
@@ -201,7 +225,8 @@ def image_pixels(
         settings.max_image_pixels,
     )
     if batch["error"][0]:
-        raise UnknownRun(f"image {index} of audit {audit_id} cannot be read: {batch['error'][0]}")
+        error = batch["error"][0]
+        raise UnknownRun(f"image {index} of audit {files.name} cannot be read: {error}")
     return batch["pixels"][0], name
 
 
@@ -217,7 +242,7 @@ def _maps(path: str, modified: int) -> np.ndarray:
 
 def map_picture(
     settings: Settings,
-    audit_id: str,
+    files: AuditFiles,
     method: str,
     index: int,
     preprocessing: Preprocessing,
@@ -225,13 +250,13 @@ def map_picture(
 ) -> Image.Image:
     """The stored map of `method` for image `index` (of its predicted class, positive part,
     upsampled from its 32×32 pool) over the image."""
-    folder = audit_folder(settings, audit_id)
-    methods = _manifest(folder)["methods"]
+    methods = _manifest(files.folder)["methods"]
     if method not in methods:
-        raise UnknownRun(f"audit {audit_id} has no {method!r} maps (it has {', '.join(methods)})")
-    path = folder / "maps" / f"{method}.npy"
+        known = ", ".join(methods)
+        raise UnknownRun(f"audit {files.name} has no {method!r} maps (it has {known})")
+    path = files.folder / "maps" / f"{method}.npy"
     maps = _maps(str(path), path.stat().st_mtime_ns)
-    pixels, _ = image_pixels(settings, audit_id, index, preprocessing)
+    pixels, _ = image_pixels(settings, files, index, preprocessing)
     stored = torch.from_numpy(np.asarray(maps[index], np.float32))[None, None]
     scale = -(-MIN_PICTURE // pixels.shape[0])  # small inputs (Shapes: 64 px) drawn larger,
     pixels = pixels.repeat(scale, axis=0).repeat(scale, axis=1)  # so the colour bar's words fit

@@ -1,5 +1,6 @@
 """`lantern audit DATA --out DIR`: a whole dataset through a model (app/audit/), on Ray Data or
-in a plain loop; writes DIR/report.json and DIR/images.parquet and prints the headline."""
+in a plain loop; writes DIR/report.json, DIR/images.parquet and DIR/report.html (the same
+self-contained report the page's API gives) and prints the headline."""
 
 import argparse
 from pathlib import Path
@@ -8,13 +9,28 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.audit import AuditParams, run_audit
+from app.audit.html import audit_report
+from app.audit.scoring import ModelLoader
+from app.audit.store import AuditFiles
 from app.cli._commands import add_command
 from app.cli._options import Commands, add_device, add_field_option, settings_of
 from app.cli._progress import progress_to
 from app.errors import BadParameter
 from app.explain import METHODS
+from app.report import report_environment
 
 __all__ = ["register"]
+
+OPTIONS = (
+    "ray_address",
+    "workers",
+    "threads",
+    "limit",
+    "seed",
+    "engine",
+    "shard_size",
+    "batch_size",
+)
 
 
 def register(commands: Commands) -> None:
@@ -32,7 +48,7 @@ def register(commands: Commands) -> None:
         help=f'comma-separated explanation methods, "" for none (default grad_cam; known: '
         f"{', '.join(METHODS.names())})",
     )
-    for name in ("ray_address", "workers", "threads", "limit", "seed", "engine", "shard_size"):
+    for name in OPTIONS:
         add_field_option(audit, AuditParams, name)
     add_device(audit)
     audit.set_defaults(run=_audit)
@@ -43,7 +59,7 @@ def _audit(args: argparse.Namespace) -> None:
     values: dict[str, Any] = {"data": args.data, "model": args.model}
     if args.methods is not None:
         values["methods"] = [m.strip() for m in args.methods.split(",") if m.strip()]
-    for name in ("ray_address", "workers", "threads", "limit", "seed", "engine", "shard_size"):
+    for name in OPTIONS:
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
     try:
@@ -58,8 +74,13 @@ def _audit(args: argparse.Namespace) -> None:
         import torch
 
         torch.set_num_threads(params.threads)  # this process is the plain loop's only worker
+    model = ModelLoader(params.model or settings.default_model, settings).load()
     with progress_to("audit") as progress:
-        report = run_audit(params, settings, args.out, progress)
+        report = run_audit(params, settings, args.out, progress, model=model)
+    html, _ = audit_report(
+        report_environment(), settings, AuditFiles(args.out), model.preprocessing, model.weights
+    )
+    (args.out / "report.html").write_text(html)
     print(_headline(report, args.out))
 
 
@@ -93,5 +114,5 @@ def _headline(report: dict[str, Any], out: Path) -> str:
                 f"(area {overall['area_share']:.3f}), pointing game {overall['pointing_game']:.3f}"
             )
         lines.append(text)
-    lines.append(f"report: {out / 'report.json'}, images: {out / 'images.parquet'}")
+    lines.append(f"report: {out / 'report.html'} (data: report.json, images.parquet)")
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from app.cli import main
 from app.settings import Settings
@@ -46,6 +47,39 @@ def test_audit_writes_the_report_and_prints_the_headline(
     assert "10 of 10 images scored by shapes/student" in printed
     assert "accuracy" in printed and "mass inside the object" in printed
     assert (out / "report.json").is_file() and (out / "images.parquet").is_file()
+    assert f"report: {out / 'report.html'}" in printed
+
+
+@pytest.mark.usefixtures("environment")
+def test_audit_of_a_folder_anywhere_writes_a_self_contained_html_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The data outside the data directory (the server reads only what lies in it; the CLI
+    reads the user's own folder): report.html shows its thumbnails inline."""
+    import json
+    from datetime import UTC, datetime
+
+    from app.shapes.dataset import SHAPES, ShapesDataset
+    from tests.browser.report_checks import check_self_contained
+
+    data = tmp_path / "elsewhere"
+    dataset = ShapesDataset(12, 64, seed=5)
+    for index in range(12):
+        drawn = dataset.sample(index)
+        folder = data / SHAPES[drawn.label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(drawn.image).save(folder / f"{index}.png")
+    out = tmp_path / "out"
+    arguments = ["audit", str(data), "--out", str(out), "--model", MODEL, "--engine", "plain"]
+    code = main([*arguments, "--batch-size", "5", "--methods", "grad_cam"])
+    assert code == 0, capsys.readouterr().err
+    html = (out / "report.html").read_text()
+    report = json.loads((out / "report.json").read_text())
+    check_self_contained(f"lantern-audit-{datetime.now(UTC):%Y-%m-%d}.html", html)
+    assert report["scored"] == 12 and report["provenance"]["batch_size"] == 5
+    assert f"Accuracy {100 * report['classification']['accuracy']:.1f} %" in html
+    mistakes = min(12, len(report["confident_mistakes"]))
+    assert html.count("data:image/png") >= mistakes > 0
 
 
 @pytest.mark.usefixtures("environment")
