@@ -306,7 +306,11 @@ def score_shards(
     done = 0
     limits = (loader.settings.max_image_bytes, loader.settings.max_image_pixels)
     rows = list(rows_by_key.values())
-    batch_size = params.batch_size or choose_batch_size(rows, model, methods, limits)
+    if params.batch_size:
+        batch_size = params.batch_size
+    else:  # and no fewer batches than two a worker, so that every worker has work
+        fair = -(-len(rows) // (2 * params.workers))
+        batch_size = min(fair, choose_batch_size(rows, model, methods, limits))
     if params.engine == "plain":
         batches = _plain(rows, model, methods, limits, batch_size)
     else:

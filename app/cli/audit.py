@@ -107,7 +107,7 @@ def _headline(report: dict[str, Any], out: Path) -> str:
             lines.append(f"{method}: {evidence['reason']}")
             continue
         overall = evidence["overall"]
-        text = f"{method}: border mass ×{overall['border_ratio']} of a uniform map's"
+        text = f"{method}: border mass ×{overall['border_ratio']:.2f} of a uniform map's"
         if "mass_inside" in overall:
             text += (
                 f", mass inside the object {overall['mass_inside']:.3f} "
