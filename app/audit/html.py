@@ -176,9 +176,13 @@ def audit_report(
             )
         )
     provenance = report["provenance"]
+    workers = provenance["workers"]
+    engine = provenance["engine"]
+    if engine != "plain":
+        engine += f", {workers} worker{'s' if workers > 1 else ''}"
     summary.append(
-        f"Audit {files.name} of {report['data']}; engine {provenance['engine']}, "
-        f"{provenance['workers']} worker(s); data hash {provenance['data_hash'][:12]}."
+        f"Audit {files.name} of {report['data']}; engine {engine}; "
+        f"data hash {provenance['data_hash'][:12]}."
     )
     page = PageReport(
         page="audit",

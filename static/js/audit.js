@@ -157,6 +157,12 @@ function list(lines) {
   return node;
 }
 
+/** "ray data, 2 workers" or "plain": workers mean nothing without Ray. */
+function engineText(provenance) {
+  if (provenance.engine === "plain") return "plain";
+  return `${provenance.engine}, ${provenance.workers} worker${provenance.workers > 1 ? "s" : ""}`;
+}
+
 function headlineText(report) {
   const lines = [`${report.scored} of ${report.images} images scored by ${report.model} (data ${report.data}).`];
   if (report.labelled) {
@@ -407,7 +413,7 @@ async function exportAudit(button) {
   await downloadPageReport({
     page: "audit", title: `Dataset audit: ${report.model} on ${report.data}`, subject: `${report.model} ${report.data}`,
     model: report.model,
-    summary: [headlineText(report), `Audit ${report.audit_id}; engine ${report.provenance.engine}, ${report.provenance.workers} worker(s), data hash ${report.provenance.data_hash.slice(0, 12)}.`],
+    summary: [headlineText(report), `Audit ${report.audit_id}; engine ${engineText(report.provenance)}; data hash ${report.provenance.data_hash.slice(0, 12)}.`],
     sections,
   }, button);
 }
