@@ -224,6 +224,13 @@ def legend_labels(signed: bool, peak: float) -> tuple[str, str, str]:
     return "0", "", f"{value} most important"
 
 
+def drawn_legend_labels(signed: bool, peak: float) -> tuple[str, str, str]:
+    """legend_labels as the PNG's colour bar draws them: Pillow's built-in font has no U+2212
+    MINUS SIGN (it drew a box), so a hyphen-minus instead."""
+    low, middle, high = legend_labels(signed, peak)
+    return low.replace("−", "-"), middle, high
+
+
 def render_legend(signed: bool, colormap: str | None, peak: float, width: int) -> Image.Image:
     """A colour bar `width` pixels wide with its scale: what the PNG and the report carry."""
     table = _TABLES[colormap or _default_colormap(signed)]
@@ -233,7 +240,7 @@ def render_legend(signed: bool, colormap: str | None, peak: float, width: int) -
     legend.paste(Image.fromarray(np.repeat(ramp[None], bar, axis=0), mode="RGB"), (0, 2))
     draw = ImageDraw.Draw(legend)
     font = ImageFont.load_default(size=max(9, min(13, width // 20)))
-    low, middle, high = legend_labels(signed, peak)
+    low, middle, high = drawn_legend_labels(signed, peak)
     draw.text((1, bar + 4), low, fill="black", font=font)
     if middle:
         draw.text((width // 2, bar + 4), middle, fill="black", font=font, anchor="ma")

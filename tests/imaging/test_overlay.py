@@ -77,6 +77,20 @@ def test_the_layer_stacked_with_css_opacity_equals_the_overlay() -> None:
     np.testing.assert_allclose(stacked, overlay, atol=1.01)  # the layer's alpha is 8-bit
 
 
+def test_every_character_of_a_drawn_legend_has_a_glyph() -> None:
+    """The PNG legend's font draws a box for a character it lacks (it did for "−")."""
+    from PIL import ImageFont
+
+    from app.imaging.overlay import drawn_legend_labels
+
+    font = ImageFont.load_default(size=12)
+    missing = bytes(font.getmask("\uffff"))
+    for signed in (True, False):
+        for text in drawn_legend_labels(signed, 0.925):
+            for character in text.replace(" ", ""):
+                assert bytes(font.getmask(character)) != missing, repr(character)
+
+
 def test_a_legend_goes_under_the_picture_with_its_scale() -> None:
     from app.imaging.overlay import colormap_anchors, legend_labels
 
