@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from app.audit import AuditParams, run_audit
-from app.audit.scoring import ModelLoader, Scorer, decode_batch
+from app.audit.scoring import ModelLoader, Scorer, decode_batch, item_columns
 from app.audit.sources import list_items
 from app.explain import METHODS, explain
 from app.settings import Settings
@@ -46,7 +46,7 @@ def plain_loop(params: AuditParams, settings: Settings) -> float:
     started = time.perf_counter()
     for item in listing.items:
         batch = decode_batch(
-            {"key": [item.name], "location": [item.location]},  # type: ignore[dict-item]
+            item_columns([item.location], [item.name]),
             model.preprocessing,
             settings.max_image_bytes,
             settings.max_image_pixels,
@@ -72,17 +72,11 @@ def _share(
     settings = loader.settings
     scorer = Scorer(loader, methods, 1, (settings.max_image_bytes, settings.max_image_pixels))
 
-    def columns(chunk: list[str]) -> dict[str, Any]:
-        import numpy as np
-
-        keys = np.array([str(i) for i in range(len(chunk))], dtype=object)
-        return {"key": keys, "location": np.array(chunk, dtype=object)}
-
-    scorer(columns(locations[:1]))  # warm up, as an actor's first batch would not be timed
+    scorer(item_columns(locations[:1]))  # warm up, as an actor's first batch is not timed
     barrier.wait()
     started = time.perf_counter()
     for start in range(0, len(locations), batch):
-        scorer(columns(locations[start : start + batch]))
+        scorer(item_columns(locations[start : start + batch]))
     results.put((len(locations), time.perf_counter() - started))
 
 

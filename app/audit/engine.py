@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 import torch
 from pydantic import Field
 
-from app.audit.scoring import ModelLoader, Scorer
+from app.audit.scoring import ModelLoader, Scorer, item_columns
 from app.audit.sources import Item, Listing, list_items
 from app.errors import BadParameter, UnsupportedMethod
 from app.explain import METHODS
@@ -412,10 +412,7 @@ def choose_batch_size(
     an image) and leave one worker finishing its last batch while the other idles."""
     scorer = Scorer.around(model, methods, limits)
     for row in rows[:5]:
-        single = {
-            "key": np.array([row["key"]], dtype=object),
-            "location": np.array([row["location"]], dtype=object),
-        }
+        single = item_columns([row["location"]], [row["key"]])
         seconds = float("inf")
         for _ in range(2):
             started = time.perf_counter()
@@ -439,12 +436,7 @@ def _plain(
     scorer = Scorer.around(model, methods, limits)
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
-        yield scorer(
-            {
-                "key": np.array([row["key"] for row in chunk], dtype=object),
-                "location": np.array([row["location"] for row in chunk], dtype=object),
-            }
-        )
+        yield scorer(item_columns([r["location"] for r in chunk], [r["key"] for r in chunk]))
 
 
 def check_address(address: str) -> None:

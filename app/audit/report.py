@@ -218,15 +218,12 @@ def _sanity(
         return {m: {"checked": False, "passes": True} for m in methods}
     import torch
 
-    from app.audit.scoring import decode_batch
+    from app.audit.scoring import decode_batch, item_columns
     from app.trust import PASS_THRESHOLD, randomization_test
 
     chosen = [items[int(i)].location for i in kept[: params.sanity_images]]
     batch = decode_batch(
-        {
-            "key": np.array([str(i) for i in range(len(chosen))], dtype=object),
-            "location": np.array(chosen, dtype=object),
-        },
+        item_columns(chosen),
         model.preprocessing,
         settings.max_image_bytes,
         settings.max_image_pixels,

@@ -8,6 +8,7 @@ batches) and in the plain loop.
 import os
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = [
     "border_masses",
     "decode_batch",
     "downsample",
+    "item_columns",
     "read_image",
 ]
 
@@ -53,6 +55,17 @@ class ModelLoader:
 
             return load_trained(self.settings, self.name.split("/", 1)[1])  # type: ignore[arg-type]
         return load_model(self.name, self.settings)
+
+
+def item_columns(
+    locations: Sequence[str], keys: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
+    """The columns decode_batch and Scorer read: key (row numbers when not given), location."""
+    names = [str(i) for i in range(len(locations))] if keys is None else list(keys)
+    return {
+        "key": np.array(names, dtype=object),
+        "location": np.array(list(locations), dtype=object),
+    }
 
 
 def decode_batch(

@@ -215,11 +215,11 @@ def image_pixels(
 ) -> tuple[np.ndarray, str]:
     """Image `index` of the audit as its model saw it (`preprocessing`: the model's):
     (S, S, 3) uint8, and its name."""
-    from app.audit.scoring import decode_batch
+    from app.audit.scoring import decode_batch, item_columns
 
     location, name = _location(files, index)
     batch = decode_batch(
-        {"key": np.array(["0"], dtype=object), "location": np.array([location], dtype=object)},
+        item_columns([location]),
         preprocessing,
         settings.max_image_bytes,
         settings.max_image_pixels,
