@@ -12,6 +12,7 @@ from app.shapes.calibration_experiment import TEMPERATURES, CalibrationReport, _
 from app.shapes.random_labels import MethodSimilarity, RandomLabelsReport, RandomLabelsRun
 from app.shapes.seeds import spread
 from tests.browser.axe_checks import severe_violations
+from tests.browser.lab_reports import open_lab_with
 
 pytestmark = pytest.mark.browser
 
@@ -61,16 +62,9 @@ def test_smoothing_and_the_bogus_model_are_drawn(page, server_url) -> None:
         "calibration": dataclasses.asdict(_calibration()),
         "random_labels": dataclasses.asdict(_BOGUS),
     }
-
-    def reports(route) -> None:
-        route.fulfill(json={**route.fetch().json(), **saved})
-
-    browser_page.route("**/api/lab/reports", reports)
-    browser_page.goto(server_url + "/lab")
-    smoothing = browser_page.locator('section[data-experiment="calibration"]')
-    bogus = browser_page.locator('section[data-experiment="random_labels"]')
-    for section in (smoothing, bogus):
-        section.locator(".js-plotly-plot .main-svg").first.wait_for()
+    smoothing, bogus = open_lab_with(
+        browser_page, server_url, saved, ["calibration", "random_labels"]
+    )
     smoothing.locator(".js-plotly-plot").nth(2).locator(".main-svg").first.wait_for()
     text = smoothing.locator(".results").inner_text()
     assert "label smoothing ε = 0.1" in text and "23.5 ± 0.7 %" in text

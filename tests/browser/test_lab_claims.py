@@ -10,6 +10,7 @@ from app.shapes.distill_transfer import DistillArm, DistillTransferReport
 from app.shapes.robustness import AttackCurve, NoiseRobustnessReport, RobustnessRun
 from app.shapes.seeds import spread
 from tests.browser.axe_checks import severe_violations
+from tests.browser.lab_reports import open_lab_with
 
 pytestmark = pytest.mark.browser
 
@@ -66,17 +67,9 @@ def test_the_claims_are_drawn_with_their_spread(page, server_url) -> None:
         "distill_transfer": dataclasses.asdict(_DISTILL),
         "noise_robustness": dataclasses.asdict(_NOISE),
     }
-
-    def reports(route) -> None:
-        upstream = route.fetch().json()
-        route.fulfill(json={**upstream, **saved})
-
-    browser_page.route("**/api/lab/reports", reports)
-    browser_page.goto(server_url + "/lab")
-    distill = browser_page.locator('section[data-experiment="distill_transfer"]')
-    noise = browser_page.locator('section[data-experiment="noise_robustness"]')
-    for section in (distill, noise):
-        section.locator(".js-plotly-plot .main-svg").first.wait_for()
+    distill, noise = open_lab_with(
+        browser_page, server_url, saved, ["distill_transfer", "noise_robustness"]
+    )
     text = distill.locator(".results").inner_text()
     assert "61.3 ± 1.5 %" in text and "61.0 %, 60.0 %, 63.0 %" in text
     assert "11.3 ± 3.5 points over labels only" in text and "more than the seed spread" in text
